@@ -1,0 +1,86 @@
+"""Checks: every threshold of a spec as one named, located, evaluable unit.
+
+The pytest plugin turns each :class:`Check` into one test item and the CLI prints the same
+outcomes, so "what is checked" is decided in one place. A concern (gate, SLA, drift, audit)
+contributes its checks through a function that takes a spec and returns them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nethical_runner.gate import judge, thresholds
+from nethical_runner.pipeline import CohortFailure, CohortResult, SpecResult
+from nethical_runner.spec import Spec
+from nethical_runner.yamlsource import KeyPath
+
+
+@dataclass(frozen=True)
+class Outcome:
+    passed: bool
+    message: str
+    warning: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One threshold: ``gate[accuracy]`` of cohort ``alpha``, written at ``key`` in the spec."""
+
+    kind: str
+    name: str
+    cohort_id: str | None  # None for checks across cohorts
+    key: KeyPath
+    evaluate: Callable[[SpecResult], Outcome]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}[{self.name}]"
+
+
+class TrainingFailed(Exception):
+    """The cohort a check needs could not be trained."""
+
+
+def cohort_result(result: SpecResult, cohort_id: str) -> CohortResult:
+    found = result.cohorts[cohort_id]
+    if isinstance(found, CohortFailure):
+        raise TrainingFailed(f"cohort {cohort_id} could not be trained: {found.reason}")
+    return found
+
+
+def gate_checks(spec: Spec) -> list[Check]:
+    checks = []
+    for cohort in spec.cohorts:
+        declared = "gate" in spec.document.data
+        for threshold in thresholds(cohort.config.gate):
+
+            def evaluate(result: SpecResult, cohort_id: str = cohort.id, t=threshold) -> Outcome:
+                trained = cohort_result(result, cohort_id)
+                verdict = judge(t, trained.metrics)
+                return Outcome(
+                    verdict.passed,
+                    f"gate {t.key}: {verdict.describe()} ({trained.context()})",
+                    properties={
+                        "metric": t.metric,
+                        "value": verdict.actual,
+                        "threshold": t.value,
+                        "data_source": trained.dataset.description,
+                    },
+                )
+
+            key = ("gate", threshold.key) if declared else ()
+            checks.append(Check("gate", threshold.metric, cohort.id, key, evaluate))
+    return checks
+
+
+CHECK_PROVIDERS: tuple[Callable[[Spec], list[Check]], ...] = (gate_checks,)
+
+
+def collect_checks(spec: Spec) -> list[Check]:
+    """Every check of ``spec``, cohort by cohort in declared order, then cross-cohort checks."""
+    checks = [check for provider in CHECK_PROVIDERS for check in provider(spec)]
+    order = {cohort.id: index for index, cohort in enumerate(spec.cohorts)}
+    return sorted(checks, key=lambda c: order.get(c.cohort_id or "", len(order)))

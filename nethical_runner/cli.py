@@ -1,0 +1,189 @@
+"""``nethical-runner``: the seed script's command line, plus spec validation and the schema.
+
+``train`` accepts every flag of ``train_any_model.py`` with the same defaults and builds an
+in-memory spec from them, so the command line and ``pytest specs/`` run the same pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from nethical_runner import __version__
+from nethical_runner.checks import collect_checks
+from nethical_runner.models import REGISTRY
+from nethical_runner.options import DEFAULT_OUT_DIR, OUT_DIR_HELP
+from nethical_runner.pipeline import CohortFailure, RunSettings, SpecResult, run_spec
+from nethical_runner.spec import Spec, SpecDocument, SpecError, load_spec
+from nethical_runner.spec.loader import build_spec
+from nethical_runner.yamlsource import Document
+
+COMMAND_LINE = Path("<command line>")
+FLAG_OF_KEY = {
+    "training.epochs": "--epochs",
+    "training.batch_size": "--batch-size",
+    "training.seed": "--seed",
+    "data.samples": "--num-samples",
+    "cohorts[0].id": "--cohort-id",
+}
+EXIT_OK, EXIT_GATE_MISSED, EXIT_ERROR = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nethical-runner", description="Train models declared in specs and gate them."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train from seed-compatible flags")
+    train.add_argument(
+        "--model-type",
+        required=True,
+        choices=[*REGISTRY, "all"],
+        help="model type to train, or all of them",
+    )
+    train.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
+    train.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
+    train.add_argument(
+        "--num-samples", type=int, default=10000, help="samples to use (default: 10000)"
+    )
+    train.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    audit = train.add_argument_group("audit logging")
+    audit.add_argument("--enable-audit", action="store_true", help="enable Merkle audit logging")
+    audit.add_argument("--audit-path", default="training_audit_logs", help="audit log folder")
+    drift = train.add_argument_group("drift tracking")
+    drift.add_argument(
+        "--enable-drift-tracking", action="store_true", help="enable ethical drift tracking"
+    )
+    drift.add_argument(
+        "--drift-report-dir", default="training_drift_reports", help="drift report folder"
+    )
+    drift.add_argument(
+        "--cohort-id", default=None, help="cohort id (default: {model-type}_{timestamp})"
+    )
+    sla = train.add_argument_group("SLA monitoring")
+    sla.add_argument(
+        "--enable-sla-monitoring", action="store_true", help="enable SLA performance monitoring"
+    )
+    sla.add_argument("--sla-report-dir", default="training_sla_reports", help="SLA report folder")
+    _add_run_options(train)
+
+    run = commands.add_parser("run", help="train spec files without pytest")
+    run.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+    _add_run_options(run)
+
+    validate = commands.add_parser("validate", help="check spec files without training")
+    validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+
+    commands.add_parser("schema", help="print the JSON Schema of spec files")
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path(DEFAULT_OUT_DIR), help=OUT_DIR_HELP)
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when a model misses its promotion gate"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "schema":
+        print(json.dumps(SpecDocument.model_json_schema(), indent=2, sort_keys=True))
+        return EXIT_OK
+    if args.command == "validate":
+        return _validate(args.specs)
+    if args.command == "train":
+        try:
+            specs = [_spec_from_flags(args, model_type) for model_type in _model_types(args)]
+        except SpecError as error:
+            for problem in error.problems:
+                flag = FLAG_OF_KEY.get(problem.key, problem.key)
+                print(f"error: {flag}: {problem.message}", file=sys.stderr)
+            return EXIT_ERROR
+    else:
+        try:
+            specs = [load_spec(path) for path in args.specs]
+        except SpecError as error:
+            print(error, file=sys.stderr)
+            return EXIT_ERROR
+    return _train(specs, args.out, strict=args.strict)
+
+
+def _validate(paths: list[Path]) -> int:
+    failed = False
+    for path in paths:
+        try:
+            spec = load_spec(path)
+        except SpecError as error:
+            print(error, file=sys.stderr)
+            failed = True
+            continue
+        print(f"{path}: ok ({len(spec.cohorts)} cohorts, {len(collect_checks(spec))} checks)")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def _model_types(args: argparse.Namespace) -> list[str]:
+    return list(REGISTRY) if args.model_type == "all" else [args.model_type]
+
+
+def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
+    """The spec the seed's flags describe, validated exactly like a spec file."""
+    cohort_id = args.cohort_id or f"{model_type}_{datetime.now():%Y%m%d_%H%M%S}"
+    raw: dict[str, Any] = {
+        "version": 1,
+        "name": model_type,
+        "model": {"type": model_type},
+        "training": {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed},
+        "data": {"source": "synthetic", "samples": args.num_samples},
+        "cohorts": [{"id": cohort_id}],
+    }
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+    return build_spec(COMMAND_LINE, Document(raw), digest)
+
+
+def _train(specs: list[Spec], out_dir: Path, *, strict: bool) -> int:
+    settings = RunSettings(out_dir.resolve())
+    gate_missed = errored = False
+    for spec in specs:
+        result = run_spec(spec, settings)
+        print_result(result)
+        for cohort in result.cohorts.values():
+            if isinstance(cohort, CohortFailure):
+                errored = True
+            elif not cohort.promoted:
+                gate_missed = True
+    if errored:
+        return EXIT_ERROR
+    return EXIT_GATE_MISSED if strict and gate_missed else EXIT_OK
+
+
+def print_result(result: SpecResult) -> None:
+    for cohort in result.cohorts.values():
+        print(f"== {result.spec.name} / {cohort.cohort_id}")
+        if isinstance(cohort, CohortFailure):
+            print(f"  training failed: {cohort.reason}")
+            continue
+        print(f"  data: {cohort.dataset.description}")
+        rows = f"{cohort.split.y_train.size} train, {cohort.metrics['samples']} validation"
+        print(f"  rows: {rows}")
+        for name in ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece"):
+            value = cohort.metrics[name]
+            print(f"  {name}: {'n/a' if value is None else f'{value:.4f}'}")
+        for verdict in cohort.verdicts:
+            state = "pass" if verdict.passed else "FAIL"
+            print(f"  gate {verdict.threshold.key}: {state} ({verdict.describe()})")
+        print(f"  promotion: {'PASS' if cohort.promoted else 'FAIL'}")
+        print(f"  model saved to {cohort.model_path}")
+        print(f"  metrics saved to {cohort.metrics_path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

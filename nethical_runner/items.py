@@ -1,0 +1,137 @@
+"""pytest collectors and items for spec files.
+
+``specs/x.yaml`` -> spec ``x`` -> cohort ``alpha`` -> item ``gate[accuracy]``, so the node id
+reads ``specs/x.yaml::x::alpha::gate[accuracy]``. Collection only validates the spec; training
+happens when the first item of a spec runs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+from nethical_runner.checks import Check, TrainingFailed, collect_checks
+from nethical_runner.session import TrainingSession
+from nethical_runner.spec import Spec, SpecError, load_spec
+from nethical_runner.yamlsource import Problem, format_key
+
+SESSION_KEY = pytest.StashKey[TrainingSession]()
+SPEC_NAMES_KEY = pytest.StashKey[dict[str, str]]()
+
+
+class CheckFailed(Exception):
+    """A threshold was missed; the message says by how much and where it is written."""
+
+
+class NethicalWarning(UserWarning):
+    """A check passed inside its warning band, or on data other than declared."""
+
+
+class SpecFile(pytest.File):
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        spec = load_spec(_shown_path(self.path, self.config))
+        names = self.config.stash.setdefault(SPEC_NAMES_KEY, {})
+        owner = names.setdefault(spec.name, str(self.path))
+        if owner != str(self.path):
+            raise SpecError([_name_clash(spec, owner)])
+        yield SpecNode.from_parent(self, name=spec.name, spec=spec)
+
+    def repr_failure(
+        self, excinfo: ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, SpecError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+def _shown_path(path: Path, config: pytest.Config) -> Path:
+    """``specs/x.yaml`` rather than an absolute path, in every message, when under the cwd."""
+    try:
+        return path.relative_to(config.invocation_params.dir)
+    except ValueError:
+        return path
+
+
+def _name_clash(spec: Spec, owner: str) -> Problem:
+    return Problem(
+        spec.path, spec.mark_of(("name",)), "name", f"{spec.name!r} is already used by {owner}"
+    )
+
+
+class SpecNode(pytest.Collector):
+    def __init__(self, *, spec: Spec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        checks = collect_checks(self.spec)
+        for cohort in self.spec.cohorts:
+            mine = [c for c in checks if c.cohort_id == cohort.id]
+            if mine:
+                yield CohortNode.from_parent(self, name=cohort.id, spec=self.spec, checks=mine)
+        for check in checks:
+            if check.cohort_id is None:
+                yield CheckItem.for_check(self, self.spec, check)
+
+
+class CohortNode(pytest.Collector):
+    def __init__(self, *, spec: Spec, checks: list[Check], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.checks = checks
+
+    def collect(self) -> Iterable[pytest.Item]:
+        for check in self.checks:
+            yield CheckItem.for_check(self, self.spec, check)
+
+
+class CheckItem(pytest.Item):
+    def __init__(self, *, spec: Spec, check: Check, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.check = check
+        self.add_marker(pytest.mark.nethical(kind=check.kind))
+
+    @classmethod
+    def for_check(cls, parent: pytest.Collector, spec: Spec, check: Check) -> CheckItem:
+        """An item named ``kind[name]``; on pytest versions with structured node ids the
+        bracket is declared as parameters, as a parametrised test's would be, so that ids
+        read back from the cache (``--lf``) compare equal."""
+        parent_id = getattr(parent, "id", None)
+        if parent_id is None or isinstance(parent_id, str):
+            return cls.from_parent(parent, name=check.label, spec=spec, check=check)
+        nodeid = parent_id.child(check.kind).with_params(check.name)
+        return cls.from_parent(parent, name=check.label, nodeid=nodeid, spec=spec, check=check)
+
+    def runtest(self) -> None:
+        result = self.config.stash[SESSION_KEY].result(self.spec)
+        outcome = self.check.evaluate(result)
+        for name, value in outcome.properties.items():
+            self.user_properties.append((name, value))
+        if not outcome.passed:
+            raise CheckFailed(outcome.message)
+        if outcome.warning:
+            warnings.warn(NethicalWarning(outcome.warning), stacklevel=1)
+
+    def _where(self) -> str:
+        mark = self.spec.mark_of(self.check.key)
+        key = format_key(self.check.key)
+        return f"{self.spec.path}:{mark.line}:{mark.column}" + (f" ({key})" if key else "")
+
+    def repr_failure(
+        self, excinfo: ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, CheckFailed | TrainingFailed):
+            return f"{excinfo.value}\n  threshold at {self._where()}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        """Located at the threshold's line, so editors and CI annotations jump to it."""
+        scope = [self.spec.name, self.check.cohort_id or ""]
+        domain = "::".join(part for part in (*scope, self.check.label) if part)
+        return self.path, self.spec.mark_of(self.check.key).line - 1, domain

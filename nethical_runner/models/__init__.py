@@ -1,0 +1,32 @@
+"""Model types by name. Adding a type is one module plus one line in ``REGISTRY``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nethical_runner.models.base import Model, ModelParams, read_npz
+from nethical_runner.models.heuristic import HeuristicModel
+from nethical_runner.models.logistic import LogisticModel
+
+REGISTRY: dict[str, type[Model]] = {
+    "heuristic": HeuristicModel,
+    "logistic": LogisticModel,
+}
+
+
+def create_model(type_name: str, params: dict[str, Any] | None = None) -> Model:
+    """A fresh model of ``type_name``; raises pydantic's ValidationError for bad params."""
+    model_class = REGISTRY[type_name]
+    return model_class(model_class.Params.model_validate(params or {}))
+
+
+def load_model(path: Path) -> tuple[Model, dict[str, Any]]:
+    """A saved model and the metadata stored with it, read without pickle."""
+    meta, arrays = read_npz(path)
+    model = create_model(meta["type"], meta["params"])
+    model.set_state(arrays)
+    return model, meta["metadata"]
+
+
+__all__ = ["REGISTRY", "Model", "ModelParams", "create_model", "load_model"]

@@ -1,0 +1,131 @@
+"""The one interface every model type follows.
+
+Modelled on scikit-learn's estimators: hyperparameters are validated up front (a pydantic model
+per type, so a spec error points at the offending key), ``fit`` learns, ``predict_proba`` returns
+an ``(n, 2)`` array of class probabilities. Unlike scikit-learn, a model's learned state is a flat
+mapping of numpy arrays, so it can be stored as ``.npz`` and loaded without pickle.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from nethical_runner.fsutil import atomic_write_bytes
+
+_META_KEY = "__meta__"
+
+
+class ModelParams(BaseModel):
+    """Base of every model type's hyperparameters: unknown keys and coerced types are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Model(ABC):
+    """A binary classifier trained on a numeric feature matrix.
+
+    ``X`` is always a 2-D float array (rows x features); text and action sequences reach a model
+    already encoded as integer token columns by the data layer.
+    """
+
+    type_name: ClassVar[str]
+    Params: ClassVar[type[ModelParams]] = ModelParams
+    synthetic_data: ClassVar[str] = "risk"  # generator used when a spec asks for synthetic rows
+
+    def __init__(self, params: ModelParams | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    @abstractmethod
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int
+    ) -> Model:
+        """Learn from ``X`` and 0/1 labels ``y``; deterministic for a given ``seed``."""
+
+    @abstractmethod
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities, shape ``(n, 2)``; column 1 is the positive class."""
+
+    @abstractmethod
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Everything ``fit`` learned, as named numpy arrays (no object arrays)."""
+
+    @abstractmethod
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what ``get_state`` returned."""
+
+    def to_npz_bytes(self, metadata: dict[str, Any] | None = None) -> bytes:
+        """Serialise type, params, learned arrays and caller metadata into one ``.npz`` blob."""
+        meta = {
+            "type": self.type_name,
+            "params": self.params.model_dump(mode="json"),
+            "metadata": metadata or {},
+        }
+        arrays = dict(self.get_state())
+        if _META_KEY in arrays:
+            raise ValueError(f"state key {_META_KEY!r} is reserved")
+        arrays[_META_KEY] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        return buffer.getvalue()
+
+    def save(self, path: Path, metadata: dict[str, Any] | None = None) -> None:
+        atomic_write_bytes(path, self.to_npz_bytes(metadata))
+
+
+def read_npz(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metadata and arrays of a saved model; ``allow_pickle=False`` so a file cannot run code."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(arrays.pop(_META_KEY).tobytes().decode())
+    return meta, arrays
+
+
+def check_features(X: np.ndarray, n_features: int | None = None) -> np.ndarray:
+    """Validate a feature matrix once, at the model boundary, with messages a user can act on."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"features must be a 2-D array, got shape {X.shape}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"model was trained on {n_features} features, got {X.shape[1]}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("features contain NaN or infinite values")
+    return X
+
+
+def check_labels(y: np.ndarray, n_rows: int) -> np.ndarray:
+    y = np.asarray(y).ravel()
+    if y.size != n_rows:
+        raise ValueError(f"{n_rows} feature rows but {y.size} labels")
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError("labels must be 0 or 1")
+    return y.astype(np.float64)
+
+
+def as_two_columns(p_positive: np.ndarray) -> np.ndarray:
+    """scikit-learn's ``predict_proba`` layout from the positive-class probability."""
+    return np.column_stack([1.0 - p_positive, p_positive])
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Overflow-free logistic function."""
+    out = np.empty_like(z, dtype=np.float64)
+    positive = z >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-z[positive]))
+    exp_z = np.exp(z[~positive])
+    out[~positive] = exp_z / (1.0 + exp_z)
+    return out
+
+
+def standardizer(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale learned from training rows only; constant columns keep scale 1."""
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale == 0] = 1.0
+    return mean, scale

@@ -1,0 +1,7 @@
+"""Option definitions shared by the pytest plugin and the command line."""
+
+from __future__ import annotations
+
+DEFAULT_OUT_DIR = "nethical-out"
+DEFAULT_SPEC_DIRS = ("specs",)
+OUT_DIR_HELP = "root folder of every output: models, reports, audit log (default: nethical-out)"

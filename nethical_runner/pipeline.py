@@ -1,0 +1,230 @@
+"""The one training path, shared by the pytest plugin and the command line.
+
+data -> split -> fit (preprocessing is part of each model, fitted on the training rows only) ->
+predicted probabilities on the validation rows -> metrics -> gate -> save. Nothing here knows
+about pytest or argparse; both front ends call :func:`run_spec` and read its result.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nethical_runner import __version__
+from nethical_runner.data import Dataset, Split, load_dataset, split_dataset
+from nethical_runner.fsutil import atomic_write_json
+from nethical_runner.gate import Verdict, decide
+from nethical_runner.metrics import classification_metrics
+from nethical_runner.models import REGISTRY, Model, create_model
+from nethical_runner.spec import Cohort, Spec
+
+STAGES = ("data_load", "preprocessing", "training", "validation")
+
+
+def new_run_id() -> str:
+    """UTC time plus random bits: sortable, and unique across runs and parallel workers."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    out_dir: Path
+    run_id: str = field(default_factory=new_run_id)
+
+
+@dataclass
+class CohortResult:
+    """What one cohort's training produced: enough for every check and every report."""
+
+    spec_name: str
+    cohort_id: str
+    model_type: str
+    dataset: Dataset
+    split: Split
+    model: Model
+    metrics: dict[str, Any]
+    verdicts: list[Verdict]
+    promoted: bool
+    model_path: Path
+    metrics_path: Path
+    stage_ms: dict[str, float]
+
+    @property
+    def data_label(self) -> str:
+        return self.dataset.source
+
+    def context(self) -> str:
+        """``cohort alpha, 2000 samples, synthetic data`` for messages."""
+        return f"cohort {self.cohort_id}, {self.metrics['samples']} samples, {self.data_label} data"
+
+
+@dataclass(frozen=True)
+class CohortFailure:
+    """A cohort that could not be trained; every check of it fails with this reason."""
+
+    cohort_id: str
+    reason: str
+    details: str
+
+
+@dataclass
+class SpecResult:
+    spec: Spec
+    run_id: str
+    cohorts: dict[str, CohortResult | CohortFailure]
+
+
+def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
+    """Train every cohort of ``spec``; one cohort's failure does not stop the others."""
+    results: dict[str, CohortResult | CohortFailure] = {}
+    for cohort in spec.cohorts:
+        try:
+            results[cohort.id] = train_cohort(spec, cohort, settings)
+        except Exception as error:  # reported per cohort, so every check can say why it failed
+            results[cohort.id] = CohortFailure(
+                cohort.id, f"{type(error).__name__}: {error}", traceback.format_exc()
+            )
+    return SpecResult(spec, settings.run_id, results)
+
+
+def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortResult:
+    config = cohort.config
+    model_class = REGISTRY[config.model.type]
+    stage_ms: dict[str, float] = {}
+    with _timed(stage_ms, "data_load"):
+        dataset = load_dataset(
+            config.data,
+            synthetic_kind=model_class.synthetic_data,
+            seed=config.training.seed,
+        )
+    with _timed(stage_ms, "preprocessing"):
+        split = split_dataset(dataset, config.data.split, config.training.seed)
+    model = create_model(config.model.type, config.model.params)
+    with _timed(stage_ms, "training"):
+        model.fit(
+            split.X_train,
+            split.y_train,
+            epochs=config.training.epochs,
+            batch_size=config.training.batch_size,
+            seed=config.training.seed,
+        )
+    with _timed(stage_ms, "validation"):
+        probabilities = model.predict_proba(split.X_val)[:, 1]
+        metrics = classification_metrics(
+            split.y_val,
+            probabilities,
+            threshold=config.metrics.decision_threshold,
+            ece_bins=config.metrics.ece_bins,
+            ece_confidence=config.metrics.ece_confidence,
+        )
+    verdicts = decide(config.gate, metrics)
+    promoted = all(v.passed for v in verdicts)
+    model_path, metrics_path = _save(
+        spec, cohort, settings, model, dataset, metrics, verdicts, promoted, stage_ms
+    )
+    return CohortResult(
+        spec_name=spec.name,
+        cohort_id=cohort.id,
+        model_type=config.model.type,
+        dataset=dataset,
+        split=split,
+        model=model,
+        metrics=metrics,
+        verdicts=verdicts,
+        promoted=promoted,
+        model_path=model_path,
+        metrics_path=metrics_path,
+        stage_ms=stage_ms,
+    )
+
+
+@contextmanager
+def _timed(into: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter_ns()
+    yield
+    into[stage] = (time.perf_counter_ns() - start) / 1e6
+
+
+def _save(
+    spec: Spec,
+    cohort: Cohort,
+    settings: RunSettings,
+    model: Model,
+    dataset: Dataset,
+    metrics: dict[str, Any],
+    verdicts: list[Verdict],
+    promoted: bool,
+    stage_ms: dict[str, float],
+) -> tuple[Path, Path]:
+    """Write model and metrics under ``models/current`` or ``models/candidates``.
+
+    File names carry the run id, so nothing already there is ever overwritten; a promotion also
+    replaces (atomically) the ``.latest.json`` pointer to the newest promoted model.
+    """
+    folder = settings.out_dir / "models" / ("current" if promoted else "candidates")
+    stem = f"{spec.name}__{cohort.id}__{cohort.config.model.type}"
+    model_path = folder / f"{stem}_model_{settings.run_id}.npz"
+    metrics_path = folder / f"{stem}_metrics_{settings.run_id}.json"
+    record = {
+        "spec": spec.name,
+        "spec_path": str(spec.path),
+        "spec_sha256": spec.sha256,
+        "cohort": cohort.id,
+        "model_type": cohort.config.model.type,
+        "run_id": settings.run_id,
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "nethical_runner_version": __version__,
+        "config": cohort.config.model_dump(mode="json"),
+        "data": {
+            "source": dataset.source,
+            "description": dataset.description,
+            "rows": int(dataset.y.size),
+            "sha256": dataset.fingerprint,
+            "features": list(dataset.feature_names),
+        },
+        "promoted": promoted,
+        "gate": [
+            {
+                "key": v.threshold.key,
+                "threshold": v.threshold.value,
+                "actual": v.actual,
+                "passed": v.passed,
+            }
+            for v in verdicts
+        ],
+        "stage_ms": stage_ms,
+        "model_file": model_path.name,
+        **{k: _plain(v) for k, v in metrics.items()},
+    }
+    model.save(
+        model_path,
+        metadata={"spec": spec.name, "cohort": cohort.id, "run": settings.run_id},
+    )
+    atomic_write_json(metrics_path, record)
+    if promoted:
+        pointer = folder / f"{spec.name}__{cohort.id}.latest.json"
+        atomic_write_json(
+            pointer,
+            {
+                "model": model_path.name,
+                "metrics": metrics_path.name,
+                "run_id": settings.run_id,
+            },
+        )
+    return model_path, metrics_path
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+ProgressCallback = Callable[[str], None]

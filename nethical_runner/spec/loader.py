@@ -1,0 +1,252 @@
+"""Load a spec file into validated, per-cohort run configurations.
+
+Validation runs at collection, before anything trains, and reports every problem of a file at
+once, each as ``file:line:col: key.path: message``. Cohort overrides are merged into the base
+spec and validated as a whole, and an error inside an override points at the override's line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from nethical_runner.models import REGISTRY
+from nethical_runner.spec.models import RunConfig, SpecDocument
+from nethical_runner.yamlsource import (
+    Document,
+    KeyPath,
+    Mark,
+    Problem,
+    SpecSyntaxError,
+    format_key,
+    read_yaml,
+)
+
+DEFAULT_COHORT = "default"
+
+
+class SpecError(Exception):
+    """Every problem found in one spec file."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.mark.line, p.mark.column, p.key))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """One training run of a spec: its id and its fully merged configuration."""
+
+    id: str
+    config: RunConfig
+    origin: KeyPath  # where the cohort is declared, () for the implicit default cohort
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec file."""
+
+    path: Path
+    name: str
+    cohorts: tuple[Cohort, ...]
+    document: Document
+    sha256: str
+
+    def mark_of(self, key: KeyPath) -> Mark:
+        return self.document.mark_of(key)
+
+    def cohort(self, cohort_id: str) -> Cohort:
+        return next(c for c in self.cohorts if c.id == cohort_id)
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and validate ``path``; raise :class:`SpecError` with every problem found."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise SpecError([Problem(path, Mark(1, 1), "", f"cannot read: {error.strerror}")]) from None
+    try:
+        document = read_yaml(path)
+    except SpecSyntaxError as error:
+        raise SpecError(error.problems) from None
+    return build_spec(path, document, hashlib.sha256(raw).hexdigest())
+
+
+def build_spec(path: Path, document: Document, sha256: str) -> Spec:
+    """Validate an already parsed document (also used by the CLI for flag-built specs)."""
+    data = document.data
+    if not isinstance(data, dict):
+        raise SpecError([Problem(path, Mark(1, 1), "", "a spec must be a mapping of keys")])
+    problems = list(document.problems)
+    parsed = _validate(SpecDocument, data, path, document, (), problems)
+    base = {key: value for key, value in data.items() if key != "cohorts"}
+    _check_params(base, (), path, document, problems)
+    cohorts: list[Cohort] = []
+    first_use: dict[str, int] = {}
+    for index, override in _declared_cohorts(data):
+        origin: KeyPath = ("cohorts", index)
+        cohort_id = override["id"]
+        if cohort_id in first_use:
+            first = first_use[cohort_id]
+            message = f"duplicate cohort id {cohort_id!r} (first used by cohorts[{first}])"
+            problems.append(_problem(path, document, (*origin, "id"), message))
+            continue
+        first_use[cohort_id] = index
+        merged = _merge(base, {k: v for k, v in override.items() if k != "id"})
+        found: list[Problem] = []
+        config = _validate(RunConfig, merged, path, document, origin, found)
+        _check_params(merged, origin, path, document, found)
+        problems.extend(p for p in found if p not in problems)
+        if config is not None and not found:
+            cohorts.append(Cohort(cohort_id, config, origin))
+    if problems or parsed is None:
+        raise SpecError(problems)
+    if not parsed.cohorts:
+        cohorts.append(Cohort(DEFAULT_COHORT, RunConfig.model_validate(base), ()))
+    return Spec(path, parsed.name, tuple(cohorts), document, sha256)
+
+
+def _declared_cohorts(data: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """Cohort entries well-formed enough to merge; the others are reported by the schema."""
+    declared = data.get("cohorts")
+    if not isinstance(declared, list):
+        return []
+    return [
+        (index, entry)
+        for index, entry in enumerate(declared)
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    ]
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge of mappings; an override's value replaces anything that is not a mapping."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate(
+    model: type[BaseModel],
+    data: dict[str, Any],
+    path: Path,
+    document: Document,
+    origin: KeyPath,
+    problems: list[Problem],
+) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        for detail in error.errors(include_url=False):
+            loc = tuple(detail["loc"])
+            message = _message(detail, model, loc)
+            problems.append(
+                _problem(path, document, _located(document, origin, loc), message, detail)
+            )
+        return None
+
+
+def _check_params(
+    config: Mapping[str, Any],
+    origin: KeyPath,
+    path: Path,
+    document: Document,
+    problems: list[Problem],
+) -> None:
+    """Model parameters are validated against the chosen type's own parameter model."""
+    model = config.get("model")
+    if not isinstance(model, Mapping) or model.get("type") not in REGISTRY:
+        return  # the schema already reports a missing or unknown type
+    params = model.get("params", {})
+    if not isinstance(params, Mapping):
+        return
+    params_model = REGISTRY[model["type"]].Params
+    try:
+        params_model.model_validate(params)
+    except ValidationError as error:
+        for detail in error.errors(include_url=False):
+            loc = ("model", "params", *detail["loc"])
+            message = _message(detail, params_model, tuple(detail["loc"]))
+            problems.append(
+                _problem(path, document, _located(document, origin, loc), message, detail)
+            )
+
+
+def _located(document: Document, origin: KeyPath, loc: KeyPath) -> KeyPath:
+    """Where ``loc`` of a cohort's merged config was written: in the override, or in the base."""
+    return (*origin, *loc) if origin and (*origin, *loc) in document.marks else loc
+
+
+def _problem(
+    path: Path, document: Document, key: KeyPath, message: str, detail: Any = None
+) -> Problem:
+    """A located problem; an unknown key points at the key, anything else at the value."""
+    unknown_key = detail is not None and detail["type"] == "extra_forbidden"
+    mark = document.key_mark_of(key) if unknown_key else document.mark_of(key)
+    return Problem(path, mark, format_key(key), message)
+
+
+def _message(detail: Any, model: type[BaseModel], loc: KeyPath) -> str:
+    kind, ctx, value = detail["type"], detail.get("ctx", {}), detail.get("input")
+    if kind == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(known)}"
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "less_than_equal":
+        return f"{value!r} is above the maximum {ctx['le']!r}"
+    if kind == "greater_than_equal":
+        return f"{value!r} is below the minimum {ctx['ge']!r}"
+    if kind == "less_than":
+        return f"{value!r} must be below {ctx['lt']!r}"
+    if kind == "greater_than":
+        return f"{value!r} must be above {ctx['gt']!r}"
+    if kind == "literal_error":
+        return f"{value!r} is not one of {ctx['expected']}"
+    if kind == "string_pattern_mismatch":
+        return f"{value!r} must match {ctx['pattern']} (lowercase letters, digits, _ . -)"
+    if kind in {"string_too_long", "string_too_short"}:
+        return f"{value!r}: {detail['msg'].lower()}"
+    if kind.endswith("_type"):
+        expected = kind.removesuffix("_type").replace("dict", "mapping").replace("int", "integer")
+        return f"expected {expected}, got {type(value).__name__} {value!r}"
+    message = str(detail["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _known_keys(model: type[BaseModel], loc: KeyPath) -> list[str]:
+    """Field names of the section at ``loc`` inside ``model``, for "did you mean" hints."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if _is_model(current) else None
+        if field is None:
+            return []
+        current = _unwrap(field.annotation)
+    return list(current.model_fields) if _is_model(current) else []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class inside ``X | None`` or ``list[X]``."""
+    for arg in (annotation, *get_args(annotation)):
+        if _is_model(arg):
+            return arg
+        if get_origin(arg) is list:
+            return _unwrap(get_args(arg)[0])
+    return annotation
+
+
+def _is_model(candidate: Any) -> bool:
+    return isinstance(candidate, type) and issubclass(candidate, BaseModel)
