@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nethical_runner import fixtures
 from nethical_runner.items import SESSION_KEY, SpecFile
 from nethical_runner.options import DEFAULT_OUT_DIR, DEFAULT_SPEC_DIRS, OUT_DIR_HELP
 from nethical_runner.pipeline import RunSettings
@@ -38,6 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
     out_dir = Path(config.getoption("--nethical-out") or config.getini("nethical_out"))
     config.stash[SESSION_KEY] = TrainingSession(RunSettings(out_dir.resolve()))
     config.stash[SPEC_ROOTS_KEY] = _spec_roots(config)
+    config.pluginmanager.register(fixtures, "nethical-fixtures")
 
 
 def _spec_roots(config: pytest.Config) -> tuple[Path, ...]:

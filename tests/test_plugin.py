@@ -169,3 +169,17 @@ def test_the_output_root_option(pytester: pytest.Pytester) -> None:
     write_spec(pytester)
     pytester.runpytest("specs/", "--nethical-out", "elsewhere").assert_outcomes(passed=4)
     assert list((pytester.path / "elsewhere" / "models" / "current").glob("*.npz"))
+
+
+def test_hand_written_tests_read_the_same_training_result(pytester: pytest.Pytester) -> None:
+    write_spec(pytester)
+    pytester.makepyfile(
+        test_mine="""
+        def test_alpha_is_accurate(training_result):
+            result = training_result("specs/mine.yaml")
+            assert result.cohorts["alpha"].metrics["accuracy"] > 0.9
+            assert result is training_result("specs/mine.yaml")
+        """
+    )
+    pytester.runpytest("specs/", "test_mine.py").assert_outcomes(passed=5)
+    assert len(model_files(pytester)) == 2
