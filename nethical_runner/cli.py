@@ -17,7 +17,8 @@ from typing import Any
 
 from nethical_runner import __version__
 from nethical_runner.checks import collect_checks
-from nethical_runner.models import REGISTRY
+from nethical_runner.models import SEED_TYPES
+from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.options import DEFAULT_OUT_DIR, OUT_DIR_HELP
 from nethical_runner.pipeline import CohortFailure, RunSettings, SpecResult, run_spec
 from nethical_runner.spec import Spec, SpecDocument, SpecError, load_spec
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--model-type",
         required=True,
-        choices=[*REGISTRY, "all"],
+        choices=[*SEED_TYPES, "all"],
         help="model type to train, or all of them",
     )
     train.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
@@ -77,13 +78,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="train spec files without pytest")
     run.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+    _add_prefix_option(run)
     _add_run_options(run)
 
     validate = commands.add_parser("validate", help="check spec files without training")
     validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+    _add_prefix_option(validate)
 
     commands.add_parser("schema", help="print the JSON Schema of spec files")
     return parser
+
+
+def _add_prefix_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-estimator-prefix",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="also allow `type: sklearn` estimators from this module prefix (sklearn. always)",
+    )
+
+
+def _prefixes(args: argparse.Namespace) -> tuple[str, ...]:
+    return (*DEFAULT_ALLOWED_PREFIXES, *args.allow_estimator_prefix)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(SpecDocument.model_json_schema(), indent=2, sort_keys=True))
         return EXIT_OK
     if args.command == "validate":
-        return _validate(args.specs)
+        return _validate(args.specs, _prefixes(args))
     if args.command == "train":
         try:
             specs = [_spec_from_flags(args, model_type) for model_type in _model_types(args)]
@@ -110,18 +127,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
     else:
         try:
-            specs = [load_spec(path) for path in args.specs]
+            specs = [load_spec(path, _prefixes(args)) for path in args.specs]
         except SpecError as error:
             print(error, file=sys.stderr)
             return EXIT_ERROR
     return _train(specs, args.out, strict=args.strict)
 
 
-def _validate(paths: list[Path]) -> int:
+def _validate(paths: list[Path], prefixes: tuple[str, ...]) -> int:
     failed = False
     for path in paths:
         try:
-            spec = load_spec(path)
+            spec = load_spec(path, prefixes)
         except SpecError as error:
             print(error, file=sys.stderr)
             failed = True
@@ -131,7 +148,7 @@ def _validate(paths: list[Path]) -> int:
 
 
 def _model_types(args: argparse.Namespace) -> list[str]:
-    return list(REGISTRY) if args.model_type == "all" else [args.model_type]
+    return list(SEED_TYPES) if args.model_type == "all" else [args.model_type]
 
 
 def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:

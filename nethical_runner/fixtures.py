@@ -22,6 +22,7 @@ def training_result(pytestconfig: pytest.Config) -> Callable[[str | Path], SpecR
     session = pytestconfig.stash[SESSION_KEY]
 
     def result_of(spec_path: str | Path) -> SpecResult:
-        return session.result(load_spec(Path(spec_path)))
+        prefixes = tuple(pytestconfig.getini("nethical_estimator_prefixes"))
+        return session.result(load_spec(Path(spec_path), prefixes))
 
     return result_of

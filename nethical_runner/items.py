@@ -34,7 +34,8 @@ class NethicalWarning(UserWarning):
 
 class SpecFile(pytest.File):
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        spec = load_spec(_shown_path(self.path, self.config))
+        prefixes = tuple(self.config.getini("nethical_estimator_prefixes"))
+        spec = load_spec(_shown_path(self.path, self.config), prefixes)
         names = self.config.stash.setdefault(SPEC_NAMES_KEY, {})
         owner = names.setdefault(spec.name, str(self.path))
         if owner != str(self.path):

@@ -24,7 +24,7 @@ from nethical_runner.data import Dataset, Split, load_dataset, split_dataset
 from nethical_runner.fsutil import atomic_write_json
 from nethical_runner.gate import Verdict, decide
 from nethical_runner.metrics import classification_metrics
-from nethical_runner.models import REGISTRY, Model, create_model
+from nethical_runner.models import REGISTRY, Model
 from nethical_runner.spec import Cohort, Spec
 
 STAGES = ("data_load", "preprocessing", "training", "validation")
@@ -98,17 +98,18 @@ def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
 
 def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortResult:
     config = cohort.config
-    model_class = REGISTRY[config.model.type]
+    model = REGISTRY[config.model.type].from_spec(
+        config.model.params, config.model.estimator, spec.estimator_prefixes
+    )
     stage_ms: dict[str, float] = {}
     with _timed(stage_ms, "data_load"):
         dataset = load_dataset(
             config.data,
-            synthetic_kind=model_class.synthetic_data,
+            synthetic_kind=model.synthetic_kind(model.params),
             seed=config.training.seed,
         )
     with _timed(stage_ms, "preprocessing"):
         split = split_dataset(dataset, config.data.split, config.training.seed)
-    model = create_model(config.model.type, config.model.params)
     with _timed(stage_ms, "training"):
         model.fit(
             split.X_train,

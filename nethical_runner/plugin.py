@@ -12,6 +12,7 @@ import pytest
 
 from nethical_runner import fixtures
 from nethical_runner.items import SESSION_KEY, SpecFile
+from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.options import DEFAULT_OUT_DIR, DEFAULT_SPEC_DIRS, OUT_DIR_HELP
 from nethical_runner.pipeline import RunSettings
 from nethical_runner.session import TrainingSession
@@ -30,6 +31,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="folders (relative to the rootdir) whose YAML files a bare `pytest` collects as specs",
     )
     parser.addini("nethical_out", default=DEFAULT_OUT_DIR, help=OUT_DIR_HELP)
+    parser.addini(
+        "nethical_estimator_prefixes",
+        type="linelist",
+        default=list(DEFAULT_ALLOWED_PREFIXES),
+        help="module prefixes a `type: sklearn` model may import its estimator from "
+        "(default: sklearn.)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -66,7 +66,8 @@ def test_every_problem_is_reported_at_once_with_line_column_and_key(tmp_path: Pa
     assert problems_of(path) == [
         f"{path}:2:7: name: 'Bad Name' must match ^[a-z0-9][a-z0-9_.-]*$ "
         "(lowercase letters, digits, _ . -)",
-        f"{path}:4:9: model.type: 'logistc' is not one of 'heuristic' or 'logistic'",
+        f"{path}:4:9: model.type: 'logistc' is not one of 'heuristic', 'logistic', "
+        "'simple_transformer', 'anomaly', 'correlation' or 'sklearn'",
         f"{path}:5:20: training.epochs: 0 is below the minimum 1",
         f"{path}:5:35: training.batch_size: expected integer, got str '32'",
         f"{path}:7:12: data.samples: 5 is below the minimum 10",

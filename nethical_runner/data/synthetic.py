@@ -1,10 +1,9 @@
 """Seeded synthetic data, generated with vectorised numpy (no per-row Python).
 
-The generators follow the script this replaces: its five risk features with the label rule
-``violation_count + severity_max > 1``. Unlike the original, logistic noise of scale
-``label_noise`` is added to the score before the rule is applied: rows near the boundary get
-uncertain labels, so no model can score 100% and a gate measures something, while the true
-probability stays a smooth function of the features that a calibrated model can match.
+Each generator follows the script this replaces, with the defects that made its scores
+meaningless removed: there, every validation row also appeared in training and the classes
+never overlapped, so any model scored 100%. Here ``label_noise`` sets how much the classes
+overlap, so no model can be perfect and a gate measures something real.
 """
 
 from __future__ import annotations
@@ -13,6 +12,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+Rows = tuple[np.ndarray, np.ndarray, tuple[str, ...]]
+Generator = Callable[[int, float, np.random.Generator], Rows]
+
 RISK_FEATURES = (
     "violation_count",
     "severity_max",
@@ -20,30 +22,130 @@ RISK_FEATURES = (
     "frequency_score",
     "context_risk",
 )
+CORRELATION_FEATURES = (
+    "agent_count",
+    "action_rate",
+    "entropy_variance",
+    "time_correlation",
+    "payload_similarity",
+)
+NORMAL_ACTIONS = (
+    "read", "process", "write", "fetch", "transform", "load", "query", "filter", "aggregate",
+    "request", "authenticate", "respond", "open", "close", "connect", "send", "receive",
+    "validate", "store", "analyze", "report", "access", "modify", "delete",
+)  # fmt: skip
+MALICIOUS_ACTIONS = (
+    "exfiltrate", "cover_tracks", "escalate", "scan", "exploit", "inject", "brute_force",
+    "bypass", "steal", "hide", "probe", "breach", "extract", "intercept", "decrypt", "leak",
+    "overflow", "execute", "control",
+)  # fmt: skip
+ACTIONS = ("<pad>", *NORMAL_ACTIONS, *MALICIOUS_ACTIONS)  # token id = index; 0 is padding
+MAX_SEQUENCE = 24
+_WORLD_SEED = 20_240_611  # fixes the "normal behaviour" Markov chain across data seeds
 
-Generator = Callable[
-    [int, float, np.random.Generator], tuple[np.ndarray, np.ndarray, tuple[str, ...]]
-]
 
-
-def risk_features(
-    samples: int, label_noise: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Uniform risk scores in [0, 1); positive when violation_count + severity_max > 1."""
+def risk_features(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:
+    """The seed's five risk scores, uniform in [0, 1); positive when violation_count +
+    severity_max > 1 after logistic noise of scale ``label_noise``: rows near the boundary get
+    uncertain labels while the true probability stays a smooth function a model can match."""
     X = rng.random((samples, len(RISK_FEATURES)))
     score = X[:, 0] + X[:, 1] + _logistic_noise(samples, label_noise, rng)
     return X, (score > 1.0).astype(np.int64), RISK_FEATURES
+
+
+def correlation_features(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:
+    """The seed's multi-agent features with its three attack patterns (escalating, coordinated,
+    distributed) against quiet normal activity, plus what makes the problem real: busy but
+    benign bursts that look like attacks, low-and-slow attacks that look normal (a share of
+    ``4 * label_noise`` each), and multiplicative jitter on every value."""
+    y = (rng.random(samples) < 0.35).astype(np.int64)
+    # Per row: [low, high) ranges of the five features for the profile the row is drawn from.
+    profiles = np.array(
+        [
+            [[1, 4], [1, 10], [0.05, 0.3], [0.0, 0.25], [0.0, 0.3]],  # quiet normal
+            [[3, 12], [10, 45], [0.2, 0.7], [0.2, 0.6], [0.2, 0.6]],  # busy benign burst
+            [[6, 16], [25, 100], [0.4, 0.9], [0.5, 0.75], [0.4, 0.8]],  # escalating
+            [[4, 11], [20, 60], [0.3, 0.7], [0.75, 1.0], [0.6, 0.95]],  # coordinated
+            [[10, 21], [15, 50], [0.65, 1.0], [0.3, 0.6], [0.25, 0.65]],  # distributed
+            [[2, 6], [5, 25], [0.1, 0.5], [0.2, 0.55], [0.2, 0.5]],  # low-and-slow attack
+        ]
+    )
+    hard = rng.random(samples) < min(4 * label_noise, 0.5)
+    attack_kind = rng.integers(2, 5, samples)
+    profile = np.where(y == 1, np.where(hard, 5, attack_kind), np.where(hard, 1, 0))
+    low, high = profiles[profile, :, 0], profiles[profile, :, 1]
+    X = low + (high - low) * rng.random((samples, len(CORRELATION_FEATURES)))
+    X[:, 0] = np.floor(X[:, 0])  # agent_count is a count
+    X[:, 1:] *= rng.lognormal(0.0, 0.1, (samples, len(CORRELATION_FEATURES) - 1))
+    X[:, 2:] = np.clip(X[:, 2:], 0.0, 1.0)
+    return X, y, CORRELATION_FEATURES
+
+
+def action_sequences(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:
+    """Variable-length action sequences as token ids (0 pads the tail).
+
+    Normal behaviour is a Markov chain over the normal actions (fixed across data seeds, so all
+    cohorts share one world). About 30% of rows are anomalous: a malicious sub-sequence of two to
+    four actions, built from malicious and overlapping normal actions, injected at a random
+    position. A share ``label_noise`` of normal rows carries one malicious action on its own and
+    as many anomalies are a single injected action, so neither class is clean. Lengths of 8 to
+    24 actions make a held-out sequence that also occurs in training vanishingly unlikely.
+    """
+    vocabulary = len(NORMAL_ACTIONS)
+    world = np.random.default_rng(_WORLD_SEED)
+    transitions = world.dirichlet(np.full(vocabulary, 0.3), size=vocabulary)
+    cumulative = np.cumsum(transitions, axis=1)
+    lengths = rng.integers(8, MAX_SEQUENCE + 1, samples)
+    states = np.empty((samples, MAX_SEQUENCE), dtype=np.int64)
+    states[:, 0] = rng.integers(0, vocabulary, samples)
+    for position in range(1, MAX_SEQUENCE):
+        draw = rng.random(samples)[:, None]
+        states[:, position] = (cumulative[states[:, position - 1]] < draw).sum(axis=1)
+    tokens = np.minimum(states, vocabulary - 1) + 1  # ids 1..vocabulary are normal actions
+
+    y = (rng.random(samples) < 0.3).astype(np.int64)
+    malicious = np.arange(vocabulary + 1, len(ACTIONS))
+    overlap = np.array([ACTIONS.index(a) for a in ("access", "modify", "delete", "read", "send")])
+    pool = np.concatenate([malicious, malicious, overlap])
+    single = rng.random(samples) < label_noise
+    injected_length = np.where(single, 1, rng.integers(2, 5, samples))
+    start = rng.integers(0, lengths - injected_length + 1)
+    for offset in range(4):
+        rows = np.flatnonzero((y == 1) & (offset < injected_length))
+        first = malicious if offset == 0 else pool  # an attack always starts with a malicious step
+        tokens[rows, start[rows] + offset] = rng.choice(first, rows.size)
+    decoys = np.flatnonzero((y == 0) & single)
+    tokens[decoys, rng.integers(0, lengths[decoys])] = rng.choice(malicious, decoys.size)
+
+    tokens[np.arange(MAX_SEQUENCE)[None, :] >= lengths[:, None]] = 0
+    names = tuple(f"sequence[{i}]" for i in range(MAX_SEQUENCE))
+    return tokens.astype(np.float64), y, names
+
+
+def outliers(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:
+    """Numeric rows for isolation forests: normal rows from one correlated Gaussian, about 30%
+    anomalies from a wider one centred nearby, so the two overlap in the middle; ``label_noise``
+    narrows the anomalies' spread (more overlap)."""
+    dims = 5
+    mixing = np.random.default_rng(_WORLD_SEED).normal(size=(dims, dims)) / np.sqrt(dims)
+    y = (rng.random(samples) < 0.3).astype(np.int64)
+    spread = np.where(y == 1, 4.0 * (1.0 - label_noise), 1.0)
+    X = (rng.normal(size=(samples, dims)) * spread[:, None]) @ mixing
+    return X, y, tuple(f"x{i}" for i in range(dims))
 
 
 def _logistic_noise(samples: int, scale: float, rng: np.random.Generator) -> np.ndarray:
     return rng.logistic(0.0, scale, samples) if scale > 0 else np.zeros(samples)
 
 
-GENERATORS: dict[str, Generator] = {"risk": risk_features}
+GENERATORS: dict[str, Generator] = {
+    "risk": risk_features,
+    "correlation": correlation_features,
+    "sequence": action_sequences,
+    "outliers": outliers,
+}
 
 
-def generate(
-    kind: str, samples: int, label_noise: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def generate(kind: str, samples: int, label_noise: float, seed: int) -> Rows:
     """Features, labels and feature names of ``samples`` rows from generator ``kind``."""
     return GENERATORS[kind](samples, label_noise, np.random.default_rng(seed))

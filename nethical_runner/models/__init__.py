@@ -5,14 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nethical_runner.models.anomaly import AnomalyModel
 from nethical_runner.models.base import Model, ModelParams, read_npz
+from nethical_runner.models.correlation import CorrelationModel
 from nethical_runner.models.heuristic import HeuristicModel
 from nethical_runner.models.logistic import LogisticModel
+from nethical_runner.models.simple_transformer import SimpleTransformerModel
+from nethical_runner.models.sklearn_estimator import SklearnModel
 
 REGISTRY: dict[str, type[Model]] = {
     "heuristic": HeuristicModel,
     "logistic": LogisticModel,
+    "simple_transformer": SimpleTransformerModel,
+    "anomaly": AnomalyModel,
+    "correlation": CorrelationModel,
+    "sklearn": SklearnModel,
 }
+SEED_TYPES = ("heuristic", "logistic", "simple_transformer", "anomaly", "correlation")
 
 
 def create_model(type_name: str, params: dict[str, Any] | None = None) -> Model:
@@ -29,4 +38,4 @@ def load_model(path: Path) -> tuple[Model, dict[str, Any]]:
     return model, meta["metadata"]
 
 
-__all__ = ["REGISTRY", "Model", "ModelParams", "create_model", "load_model"]
+__all__ = ["REGISTRY", "SEED_TYPES", "Model", "ModelParams", "create_model", "load_model"]

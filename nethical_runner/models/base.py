@@ -37,10 +37,24 @@ class Model(ABC):
 
     type_name: ClassVar[str]
     Params: ClassVar[type[ModelParams]] = ModelParams
-    synthetic_data: ClassVar[str] = "risk"  # generator used when a spec asks for synthetic rows
 
     def __init__(self, params: ModelParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
+
+    @classmethod
+    def from_spec(
+        cls, params: dict[str, Any], estimator: str | None, allowed_prefixes: tuple[str, ...]
+    ) -> Model:
+        """A model from a spec's ``model`` section; raises pydantic's ValidationError for bad
+        params. Only the ``sklearn`` type takes an ``estimator``."""
+        if estimator is not None:
+            raise ValueError("estimator is only for type sklearn")
+        return cls(cls.Params.model_validate(params))
+
+    @classmethod
+    def synthetic_kind(cls, params: ModelParams) -> str:
+        """The synthetic generator whose rows this model type is meant for."""
+        return "risk"
 
     @abstractmethod
     def fit(
@@ -77,6 +91,29 @@ class Model(ABC):
 
     def save(self, path: Path, metadata: dict[str, Any] | None = None) -> None:
         atomic_write_bytes(path, self.to_npz_bytes(metadata))
+
+
+def estimator_to_array(estimator: Any) -> np.ndarray:
+    """A fitted scikit-learn estimator as bytes in skops' format: plain data, no pickle."""
+    import skops.io
+
+    return np.frombuffer(skops.io.dumps(estimator), dtype=np.uint8)
+
+
+def estimator_from_array(blob: np.ndarray, allowed_prefixes: tuple[str, ...]) -> Any:
+    """Load an estimator stored by :func:`estimator_to_array`.
+
+    skops refuses types it does not know to be safe; we extend its trust only to classes from
+    the allowed module prefixes (``sklearn.`` by default), never to whatever the file names.
+    """
+    import skops.io
+
+    data = blob.tobytes()
+    unknown = skops.io.get_untrusted_types(data=data)
+    refused = [name for name in unknown if not name.startswith(allowed_prefixes)]
+    if refused:
+        raise ValueError(f"model file names types outside {allowed_prefixes}: {refused}")
+    return skops.io.loads(data, trusted=unknown)
 
 
 def read_npz(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

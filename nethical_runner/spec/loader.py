@@ -17,6 +17,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from nethical_runner.models import REGISTRY
+from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES, EstimatorError
 from nethical_runner.spec.models import RunConfig, SpecDocument
 from nethical_runner.yamlsource import (
     Document,
@@ -57,6 +58,7 @@ class Spec:
     cohorts: tuple[Cohort, ...]
     document: Document
     sha256: str
+    estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES
 
     def mark_of(self, key: KeyPath) -> Mark:
         return self.document.mark_of(key)
@@ -65,8 +67,30 @@ class Spec:
         return next(c for c in self.cohorts if c.id == cohort_id)
 
 
-def load_spec(path: Path) -> Spec:
-    """Read and validate ``path``; raise :class:`SpecError` with every problem found."""
+@dataclass(frozen=True)
+class _Context:
+    """What every check of one file needs to turn a key path into a located problem."""
+
+    path: Path
+    document: Document
+    estimator_prefixes: tuple[str, ...]
+
+    def problem(
+        self, key: KeyPath, message: str, detail: Any = None, *, at_key: bool = False
+    ) -> Problem:
+        """A located problem; an unknown key points at the key, anything else at the value."""
+        at_key = at_key or (detail is not None and detail["type"] == "extra_forbidden")
+        doc = self.document
+        mark = doc.key_mark_of(key) if at_key else doc.mark_of(key)
+        return Problem(self.path, mark, format_key(key), message)
+
+
+def load_spec(path: Path, estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES) -> Spec:
+    """Read and validate ``path``; raise :class:`SpecError` with every problem found.
+
+    ``estimator_prefixes`` are the module prefixes a ``sklearn`` model may import from: the
+    project's configuration decides them, never the spec.
+    """
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -75,18 +99,25 @@ def load_spec(path: Path) -> Spec:
         document = read_yaml(path)
     except SpecSyntaxError as error:
         raise SpecError(error.problems) from None
-    return build_spec(path, document, hashlib.sha256(raw).hexdigest())
+    return build_spec(path, document, hashlib.sha256(raw).hexdigest(), estimator_prefixes)
 
 
-def build_spec(path: Path, document: Document, sha256: str) -> Spec:
+def build_spec(
+    path: Path,
+    document: Document,
+    sha256: str,
+    estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES,
+) -> Spec:
     """Validate an already parsed document (also used by the CLI for flag-built specs)."""
     data = document.data
     if not isinstance(data, dict):
-        raise SpecError([Problem(path, Mark(1, 1), "", "a spec must be a mapping of keys")])
+        problem = Problem(path, Mark(1, 1), "", "a spec must be a mapping of keys")
+        raise SpecError([*document.problems, problem])
+    context = _Context(path, document, estimator_prefixes)
     problems = list(document.problems)
-    parsed = _validate(SpecDocument, data, path, document, (), problems)
+    parsed = _validate(SpecDocument, data, (), context, problems)
     base = {key: value for key, value in data.items() if key != "cohorts"}
-    _check_params(base, (), path, document, problems)
+    _check_model(base, (), context, problems)
     cohorts: list[Cohort] = []
     first_use: dict[str, int] = {}
     for index, override in _declared_cohorts(data):
@@ -95,13 +126,13 @@ def build_spec(path: Path, document: Document, sha256: str) -> Spec:
         if cohort_id in first_use:
             first = first_use[cohort_id]
             message = f"duplicate cohort id {cohort_id!r} (first used by cohorts[{first}])"
-            problems.append(_problem(path, document, (*origin, "id"), message))
+            problems.append(context.problem((*origin, "id"), message))
             continue
         first_use[cohort_id] = index
         merged = _merge(base, {k: v for k, v in override.items() if k != "id"})
         found: list[Problem] = []
-        config = _validate(RunConfig, merged, path, document, origin, found)
-        _check_params(merged, origin, path, document, found)
+        config = _validate(RunConfig, merged, origin, context, found)
+        _check_model(merged, origin, context, found)
         problems.extend(p for p in found if p not in problems)
         if config is not None and not found:
             cohorts.append(Cohort(cohort_id, config, origin))
@@ -109,7 +140,7 @@ def build_spec(path: Path, document: Document, sha256: str) -> Spec:
         raise SpecError(problems)
     if not parsed.cohorts:
         cohorts.append(Cohort(DEFAULT_COHORT, RunConfig.model_validate(base), ()))
-    return Spec(path, parsed.name, tuple(cohorts), document, sha256)
+    return Spec(path, parsed.name, tuple(cohorts), document, sha256, estimator_prefixes)
 
 
 def _declared_cohorts(data: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -138,9 +169,8 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
 def _validate(
     model: type[BaseModel],
     data: dict[str, Any],
-    path: Path,
-    document: Document,
     origin: KeyPath,
+    context: _Context,
     problems: list[Problem],
 ) -> Any:
     try:
@@ -149,50 +179,49 @@ def _validate(
         for detail in error.errors(include_url=False):
             loc = tuple(detail["loc"])
             message = _message(detail, model, loc)
-            problems.append(
-                _problem(path, document, _located(document, origin, loc), message, detail)
-            )
+            problems.append(context.problem(_located(context, origin, loc), message, detail))
         return None
 
 
-def _check_params(
+def _check_model(
     config: Mapping[str, Any],
     origin: KeyPath,
-    path: Path,
-    document: Document,
+    context: _Context,
     problems: list[Problem],
 ) -> None:
-    """Model parameters are validated against the chosen type's own parameter model."""
+    """Model parameters are validated by the chosen type itself (its pydantic parameter model,
+    or scikit-learn's own checks for ``sklearn``)."""
     model = config.get("model")
     if not isinstance(model, Mapping) or model.get("type") not in REGISTRY:
         return  # the schema already reports a missing or unknown type
-    params = model.get("params", {})
-    if not isinstance(params, Mapping):
+    params, estimator = model.get("params", {}), model.get("estimator")
+    if not isinstance(params, Mapping) or not isinstance(estimator, str | None):
         return
-    params_model = REGISTRY[model["type"]].Params
+    model_class = REGISTRY[model["type"]]
     try:
-        params_model.model_validate(params)
+        model_class.from_spec(dict(params), estimator, context.estimator_prefixes)
     except ValidationError as error:
         for detail in error.errors(include_url=False):
             loc = ("model", "params", *detail["loc"])
-            message = _message(detail, params_model, tuple(detail["loc"]))
-            problems.append(
-                _problem(path, document, _located(document, origin, loc), message, detail)
-            )
+            message = _message(detail, model_class.Params, tuple(detail["loc"]))
+            problems.append(context.problem(_located(context, origin, loc), message, detail))
+    except EstimatorError as error:
+        if error.param is None:
+            loc: KeyPath = ("model", "estimator")
+        elif error.param:
+            loc = ("model", "params", error.param)
+        else:
+            loc = ("model", "type")
+        where = _located(context, origin, loc)
+        problems.append(context.problem(where, str(error), at_key=error.unknown))
+    except ValueError as error:
+        where = _located(context, origin, ("model", "estimator"))
+        problems.append(context.problem(where, str(error)))
 
 
-def _located(document: Document, origin: KeyPath, loc: KeyPath) -> KeyPath:
+def _located(context: _Context, origin: KeyPath, loc: KeyPath) -> KeyPath:
     """Where ``loc`` of a cohort's merged config was written: in the override, or in the base."""
-    return (*origin, *loc) if origin and (*origin, *loc) in document.marks else loc
-
-
-def _problem(
-    path: Path, document: Document, key: KeyPath, message: str, detail: Any = None
-) -> Problem:
-    """A located problem; an unknown key points at the key, anything else at the value."""
-    unknown_key = detail is not None and detail["type"] == "extra_forbidden"
-    mark = document.key_mark_of(key) if unknown_key else document.mark_of(key)
-    return Problem(path, mark, format_key(key), message)
+    return (*origin, *loc) if origin and (*origin, *loc) in context.document.marks else loc
 
 
 def _message(detail: Any, model: type[BaseModel], loc: KeyPath) -> str:

@@ -64,6 +64,11 @@ class DataConfig(Section):
 
 class ModelConfig(Section):
     type: ModelType = Field(description="Which model to train.")
+    estimator: str | None = Field(
+        None,
+        description="For type sklearn: import path of a scikit-learn classifier, e.g. "
+        "sklearn.ensemble.HistGradientBoostingClassifier.",
+    )
     params: dict[str, Any] = Field(
         default_factory=dict, description="Hyperparameters, validated per model type."
     )

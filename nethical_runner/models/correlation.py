@@ -1,0 +1,66 @@
+"""Coordinated multi-agent activity: gradient-boosted trees on the seed's correlation features.
+
+Attacks show up as interactions (many agents *and* high time correlation, or high entropy
+variance *and* moderate similarity) that trees capture and a linear score does not. Trained
+with log loss, scikit-learn's histogram gradient boosting gives probabilities that are already
+close to calibrated; ``epochs`` and ``batch_size`` do not apply to it (``max_iter`` sets the
+number of boosting rounds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from nethical_runner.models.base import (
+    Model,
+    ModelParams,
+    check_features,
+    check_labels,
+    estimator_from_array,
+    estimator_to_array,
+)
+
+
+class CorrelationParams(ModelParams):
+    max_iter: int = Field(200, ge=1, le=10_000, description="Boosting rounds.")
+    learning_rate: float = Field(0.1, gt=0.0, le=1.0, description="Shrinkage per round.")
+    max_leaf_nodes: int = Field(31, ge=2, le=1024, description="Leaves per tree.")
+    l2_regularization: float = Field(0.0, ge=0.0, le=1e4, description="L2 on leaf values.")
+
+
+class CorrelationModel(Model):
+    type_name = "correlation"
+    Params = CorrelationParams
+    params: CorrelationParams
+
+    @classmethod
+    def synthetic_kind(cls, params: ModelParams) -> str:
+        return "correlation"
+
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int
+    ) -> CorrelationModel:
+        X = check_features(X)
+        labels = check_labels(y, X.shape[0])
+        self.n_features_ = np.array(X.shape[1])
+        self.booster_ = HistGradientBoostingClassifier(
+            max_iter=self.params.max_iter,
+            learning_rate=self.params.learning_rate,
+            max_leaf_nodes=self.params.max_leaf_nodes,
+            l2_regularization=self.params.l2_regularization,
+            early_stopping=False,
+            random_state=seed,
+        ).fit(X, labels.astype(np.int64))
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.booster_.predict_proba(check_features(X, int(self.n_features_)))
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {"n_features": self.n_features_, "booster": estimator_to_array(self.booster_)}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.n_features_ = state["n_features"]
+        self.booster_ = estimator_from_array(state["booster"], ("sklearn.",))
