@@ -51,6 +51,13 @@ def cohort_result(result: SpecResult, cohort_id: str) -> CohortResult:
     return found
 
 
+def fallback_warning(trained: CohortResult, message: str) -> str | None:
+    """A pass on synthetic rows that stood in for the declared data is never a plain pass."""
+    if trained.dataset.fallback_reason is None:
+        return None
+    return f"passed on synthetic fallback data, not the declared data: {message}"
+
+
 def gate_checks(spec: Spec) -> list[Check]:
     checks = []
     for cohort in spec.cohorts:
@@ -60,14 +67,16 @@ def gate_checks(spec: Spec) -> list[Check]:
             def evaluate(result: SpecResult, cohort_id: str = cohort.id, t=threshold) -> Outcome:
                 trained = cohort_result(result, cohort_id)
                 verdict = judge(t, trained.metrics)
+                message = f"gate {t.key}: {verdict.describe()} ({trained.context()})"
                 return Outcome(
                     verdict.passed,
-                    f"gate {t.key}: {verdict.describe()} ({trained.context()})",
+                    message,
+                    warning=fallback_warning(trained, message),
                     properties={
                         "metric": t.metric,
                         "value": verdict.actual,
                         "threshold": t.value,
-                        "data_source": trained.dataset.description,
+                        "data_source": trained.dataset.label,
                     },
                 )
 

@@ -19,8 +19,14 @@ from nethical_runner import __version__
 from nethical_runner.checks import collect_checks
 from nethical_runner.models import SEED_TYPES
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
-from nethical_runner.options import DEFAULT_OUT_DIR, OUT_DIR_HELP
-from nethical_runner.pipeline import CohortFailure, RunSettings, SpecResult, run_spec
+from nethical_runner.options import CACHE_DIR_HELP, DEFAULT_OUT_DIR, OUT_DIR_HELP
+from nethical_runner.pipeline import (
+    CohortFailure,
+    RunSettings,
+    SpecResult,
+    default_cache_dir,
+    run_spec,
+)
 from nethical_runner.spec import Spec, SpecDocument, SpecError, load_spec
 from nethical_runner.spec.loader import build_spec
 from nethical_runner.yamlsource import Document
@@ -105,6 +111,7 @@ def _prefixes(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path(DEFAULT_OUT_DIR), help=OUT_DIR_HELP)
+    parser.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a model misses its promotion gate"
     )
@@ -131,7 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SpecError as error:
             print(error, file=sys.stderr)
             return EXIT_ERROR
-    return _train(specs, args.out, strict=args.strict)
+    settings = RunSettings(
+        args.out.resolve(),
+        cache_dir=args.cache_dir.resolve() if args.cache_dir else default_cache_dir(),
+    )
+    return _train(specs, settings, strict=args.strict)
 
 
 def _validate(paths: list[Path], prefixes: tuple[str, ...]) -> int:
@@ -166,8 +177,7 @@ def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
     return build_spec(COMMAND_LINE, Document(raw), digest)
 
 
-def _train(specs: list[Spec], out_dir: Path, *, strict: bool) -> int:
-    settings = RunSettings(out_dir.resolve())
+def _train(specs: list[Spec], settings: RunSettings, *, strict: bool) -> int:
     gate_missed = errored = False
     for spec in specs:
         result = run_spec(spec, settings)
@@ -188,7 +198,7 @@ def print_result(result: SpecResult) -> None:
         if isinstance(cohort, CohortFailure):
             print(f"  training failed: {cohort.reason}")
             continue
-        print(f"  data: {cohort.dataset.description}")
+        print(f"  data: {cohort.dataset.label}: {cohort.dataset.description}")
         rows = f"{cohort.split.y_train.size} train, {cohort.metrics['samples']} validation"
         print(f"  rows: {rows}")
         for name in ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece"):

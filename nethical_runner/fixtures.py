@@ -23,6 +23,6 @@ def training_result(pytestconfig: pytest.Config) -> Callable[[str | Path], SpecR
 
     def result_of(spec_path: str | Path) -> SpecResult:
         prefixes = tuple(pytestconfig.getini("nethical_estimator_prefixes"))
-        return session.result(load_spec(Path(spec_path), prefixes))
+        return session.result(load_spec(Path(spec_path), prefixes, pytestconfig.rootpath))
 
     return result_of

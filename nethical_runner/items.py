@@ -35,7 +35,7 @@ class NethicalWarning(UserWarning):
 class SpecFile(pytest.File):
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         prefixes = tuple(self.config.getini("nethical_estimator_prefixes"))
-        spec = load_spec(_shown_path(self.path, self.config), prefixes)
+        spec = load_spec(_shown_path(self.path, self.config), prefixes, self.config.rootpath)
         names = self.config.stash.setdefault(SPEC_NAMES_KEY, {})
         owner = names.setdefault(spec.name, str(self.path))
         if owner != str(self.path):

@@ -7,6 +7,7 @@ about pytest or argparse; both front ends call :func:`run_spec` and read its res
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 import traceback
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nethical_runner import __version__
-from nethical_runner.data import Dataset, Split, load_dataset, split_dataset
+from nethical_runner.data import DataError, Dataset, Split, load_dataset, split_dataset
 from nethical_runner.fsutil import atomic_write_json
 from nethical_runner.gate import Verdict, decide
 from nethical_runner.metrics import classification_metrics
@@ -35,10 +36,19 @@ def new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
+def default_cache_dir() -> Path:
+    """``$NETHICAL_CACHE_DIR``, else the user's cache folder: downloads outlive output roots."""
+    if os.environ.get("NETHICAL_CACHE_DIR"):
+        return Path(os.environ["NETHICAL_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "nethical-runner"
+
+
 @dataclass(frozen=True)
 class RunSettings:
     out_dir: Path
     run_id: str = field(default_factory=new_run_id)
+    cache_dir: Path = field(default_factory=default_cache_dir)
 
 
 @dataclass
@@ -58,13 +68,10 @@ class CohortResult:
     metrics_path: Path
     stage_ms: dict[str, float]
 
-    @property
-    def data_label(self) -> str:
-        return self.dataset.source
-
     def context(self) -> str:
         """``cohort alpha, 2000 samples, synthetic data`` for messages."""
-        return f"cohort {self.cohort_id}, {self.metrics['samples']} samples, {self.data_label} data"
+        samples = self.metrics["samples"]
+        return f"cohort {self.cohort_id}, {samples} samples, {self.dataset.label} data"
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,11 @@ def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortRes
             config.data,
             synthetic_kind=model.synthetic_kind(model.params),
             seed=config.training.seed,
+            root=spec.root,
+            cache_dir=settings.cache_dir,
         )
+    if dataset.token_columns:
+        model = _reading_text(model, dataset)
     with _timed(stage_ms, "preprocessing"):
         split = split_dataset(dataset, config.data.split, config.training.seed)
     with _timed(stage_ms, "training"):
@@ -148,6 +159,18 @@ def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortRes
     )
 
 
+def _reading_text(model: Model, dataset: Dataset) -> Model:
+    """The same model told how many trailing columns are byte tokens of text features."""
+    if "token_columns" not in type(model).Params.model_fields:
+        text = sorted({name.rsplit("[", 1)[0] for name in dataset.feature_names if "[" in name})
+        raise DataError(
+            f"{', '.join(text)}: text columns can only feed simple_transformer, "
+            f"not {model.type_name}"
+        )
+    params = model.params.model_copy(update={"token_columns": dataset.token_columns})
+    return type(model)(params)
+
+
 @contextmanager
 def _timed(into: dict[str, float], stage: str) -> Iterator[None]:
     start = time.perf_counter_ns()
@@ -186,7 +209,7 @@ def _save(
         "nethical_runner_version": __version__,
         "config": cohort.config.model_dump(mode="json"),
         "data": {
-            "source": dataset.source,
+            "source": dataset.label,
             "description": dataset.description,
             "rows": int(dataset.y.size),
             "sha256": dataset.fingerprint,

@@ -13,8 +13,13 @@ import pytest
 from nethical_runner import fixtures
 from nethical_runner.items import SESSION_KEY, SpecFile
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
-from nethical_runner.options import DEFAULT_OUT_DIR, DEFAULT_SPEC_DIRS, OUT_DIR_HELP
-from nethical_runner.pipeline import RunSettings
+from nethical_runner.options import (
+    CACHE_DIR_HELP,
+    DEFAULT_OUT_DIR,
+    DEFAULT_SPEC_DIRS,
+    OUT_DIR_HELP,
+)
+from nethical_runner.pipeline import RunSettings, default_cache_dir
 from nethical_runner.session import TrainingSession
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -24,6 +29,7 @@ SPEC_ROOTS_KEY = pytest.StashKey[tuple[Path, ...]]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nethical", "nethical-runner training specs")
     group.addoption("--nethical-out", metavar="DIR", default=None, help=OUT_DIR_HELP)
+    group.addoption("--nethical-cache-dir", metavar="DIR", default=None, help=CACHE_DIR_HELP)
     parser.addini(
         "nethical_spec_dirs",
         type="linelist",
@@ -45,7 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "nethical(kind): a check generated from a nethical-runner spec"
     )
     out_dir = Path(config.getoption("--nethical-out") or config.getini("nethical_out"))
-    config.stash[SESSION_KEY] = TrainingSession(RunSettings(out_dir.resolve()))
+    cache_option = config.getoption("--nethical-cache-dir")
+    cache_dir = Path(cache_option).resolve() if cache_option else default_cache_dir()
+    settings = RunSettings(out_dir.resolve(), cache_dir=cache_dir)
+    config.stash[SESSION_KEY] = TrainingSession(settings)
     config.stash[SPEC_ROOTS_KEY] = _spec_roots(config)
     config.pluginmanager.register(fixtures, "nethical-fixtures")
 

@@ -1,1 +1,49 @@
+"""Shared fixtures: pytester for the plugin, and a fake Kaggle the real client talks to."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from kaggle_server import FakeKaggle
+
 pytest_plugins = ["pytester"]
+
+USERNAME = "ci-user"
+FAKE_KEY = "fake-key-0123456789abcdef"
+
+Serve = Callable[..., FakeKaggle]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean Kaggle environment with legacy API-key credentials; returns the cache folder."""
+    for name in list(os.environ):
+        proxy = name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+        if name.startswith("KAGGLE_") or proxy or name in ("VERBOSE", "VERBOSE_OUTPUT"):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    for folder in ("home", "kaggle-config", "outside"):
+        (tmp_path / folder).mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "kaggle-config"))
+    monkeypatch.setenv("KAGGLE_USERNAME", USERNAME)
+    monkeypatch.setenv("KAGGLE_KEY", FAKE_KEY)
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
+    """Start a FakeKaggle and point the client at it; stopped when the test ends."""
+    with ExitStack() as stack:
+
+        def start(**settings: object) -> FakeKaggle:
+            server = stack.enter_context(FakeKaggle(**settings))  # type: ignore[arg-type]
+            for name, value in server.client_env().items():
+                monkeypatch.setenv(name, value)
+            return server
+
+        yield start

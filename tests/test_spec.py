@@ -36,7 +36,7 @@ def test_a_minimal_spec_gets_the_seed_defaults(tmp_path: Path) -> None:
     assert cohort.config.training.epochs == 10
     assert cohort.config.training.batch_size == 32
     assert cohort.config.training.seed == 42
-    assert cohort.config.data.samples == 10_000
+    assert cohort.config.data.samples is None  # synthetic: DEFAULT_SYNTHETIC_SAMPLES rows
     assert cohort.config.gate.max_ece == 0.08
     assert cohort.config.gate.min_accuracy == 0.85
 

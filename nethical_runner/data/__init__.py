@@ -1,19 +1,27 @@
 """Where training rows come from, and how they are split.
 
-A :class:`Dataset` always says which data it holds (``description``) so that every result can
-be traced to its source, and carries a fingerprint of its content for caches and audit records.
+A :class:`Dataset` always says which data it holds, so every result can be traced to its
+source: a pass on synthetic rows that stood in for unavailable real data says
+``synthetic (fallback: <reason>)`` wherever it is shown, never a plain pass.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from nethical_runner.data import synthetic
+from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset, find_file
+from nethical_runner.data.tables import DataError, read_table
 from nethical_runner.spec.models import DataConfig, SplitConfig
+
+DEFAULT_SYNTHETIC_SAMPLES = 10_000
+
+__all__ = ["DataError", "DataUnavailable", "Dataset", "Split", "load_dataset", "split_dataset"]
 
 
 @dataclass(frozen=True)
@@ -21,8 +29,17 @@ class Dataset:
     X: np.ndarray
     y: np.ndarray
     feature_names: tuple[str, ...]
-    source: str
+    source: str  # synthetic | csv | kaggle: where the rows really came from
     description: str
+    fallback_reason: str | None = None
+    token_columns: int = 0  # trailing columns of X holding byte tokens of text
+
+    @property
+    def label(self) -> str:
+        """``csv``, ``kaggle``, ``synthetic`` or ``synthetic (fallback: <reason>)``."""
+        if self.fallback_reason:
+            return f"synthetic (fallback: {self.fallback_reason})"
+        return self.source
 
     @property
     def fingerprint(self) -> str:
@@ -42,27 +59,79 @@ class Split:
     y_val: np.ndarray
 
 
-def load_dataset(config: DataConfig, *, synthetic_kind: str, seed: int) -> Dataset:
-    """The rows a spec declares; ``seed`` is the data seed, or the training seed by default."""
+def load_dataset(
+    config: DataConfig, *, synthetic_kind: str, seed: int, root: Path, cache_dir: Path
+) -> Dataset:
+    """The rows a spec declares.
+
+    ``seed`` is the training seed (the data seed unless ``data.seed`` is set), ``root`` the
+    project root that CSV paths are relative to, ``cache_dir`` where Kaggle datasets are kept.
+    Unavailable data raises :class:`DataUnavailable` unless ``fallback: synthetic``; data that
+    is there but unusable raises :class:`DataError` whatever the fallback.
+    """
+    try:
+        if config.source == "csv":
+            return _from_csv(config, root)
+        if config.source == "kaggle":
+            return _from_kaggle(config, cache_dir)
+    except DataUnavailable as unavailable:
+        if config.fallback != "synthetic":
+            raise
+        return _synthetic(config, synthetic_kind, seed, fallback=str(unavailable))
+    return _synthetic(config, synthetic_kind, seed, fallback=None)
+
+
+def _synthetic(config: DataConfig, kind: str, seed: int, fallback: str | None) -> Dataset:
     data_seed = config.seed if config.seed is not None else seed
-    X, y, names = synthetic.generate(synthetic_kind, config.samples, config.label_noise, data_seed)
+    samples = config.samples or DEFAULT_SYNTHETIC_SAMPLES
+    X, y, names = synthetic.generate(kind, samples, config.label_noise, data_seed)
     noise = config.label_noise
-    description = f"synthetic ({synthetic_kind} generator, seed {data_seed}, label noise {noise})"
-    return Dataset(X, y, names, "synthetic", description)
+    description = f"synthetic ({kind} generator, seed {data_seed}, label noise {noise})"
+    if fallback:
+        description += f", standing in for unavailable data: {fallback}"
+    return Dataset(X, y, names, "synthetic", description, fallback)
+
+
+def _from_csv(config: DataConfig, root: Path) -> Dataset:
+    assert config.csv is not None
+    path = (root / config.csv.path).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise DataError(f"data.csv.path {config.csv.path!r} leaves the project root {root}")
+    if not path.is_file():
+        raise DataUnavailable("missing_file", f"{config.csv.path}: file not found")
+    table = read_table(path, config.csv, config.csv.path, config.samples)
+    description = f"csv {config.csv.path} ({table.y.size} rows)"
+    return Dataset(
+        table.X, table.y, table.feature_names, "csv", description,
+        token_columns=table.token_columns,
+    )  # fmt: skip
+
+
+def _from_kaggle(config: DataConfig, cache_dir: Path) -> Dataset:
+    assert config.kaggle is not None
+    source = config.kaggle
+    folder = fetch_dataset(
+        source.dataset, version=source.version, cache_dir=cache_dir, timeout_s=source.timeout_s
+    )
+    path = find_file(folder, source.file)
+    version = f"version {source.version}" if source.version else "latest version"
+    shown = f"kaggle {source.dataset} ({version}) {source.file}"
+    table = read_table(path, source, shown, config.samples)
+    return Dataset(
+        table.X, table.y, table.feature_names, "kaggle", f"{shown} ({table.y.size} rows)",
+        token_columns=table.token_columns,
+    )  # fmt: skip
 
 
 def split_dataset(dataset: Dataset, config: SplitConfig, seed: int) -> Split:
-    """Train/validation split; both parts must hold at least one row."""
+    """Train/validation split; both parts must hold rows of both classes for stratification."""
     n = dataset.y.size
     n_train = int(n * config.train_fraction)
     if not 0 < n_train < n:
         raise ValueError(f"train_fraction {config.train_fraction} of {n} rows leaves an empty part")
     if config.method == "temporal":
         return Split(
-            dataset.X[:n_train],
-            dataset.y[:n_train],
-            dataset.X[n_train:],
-            dataset.y[n_train:],
+            dataset.X[:n_train], dataset.y[:n_train], dataset.X[n_train:], dataset.y[n_train:]
         )
     X_train, X_val, y_train, y_val = train_test_split(
         dataset.X, dataset.y, train_size=n_train, stratify=dataset.y, random_state=seed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -59,6 +59,7 @@ class Spec:
     document: Document
     sha256: str
     estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES
+    root: Path = field(default_factory=Path.cwd)  # data paths are relative to it
 
     def mark_of(self, key: KeyPath) -> Mark:
         return self.document.mark_of(key)
@@ -85,11 +86,16 @@ class _Context:
         return Problem(self.path, mark, format_key(key), message)
 
 
-def load_spec(path: Path, estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES) -> Spec:
+def load_spec(
+    path: Path,
+    estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES,
+    root: Path | None = None,
+) -> Spec:
     """Read and validate ``path``; raise :class:`SpecError` with every problem found.
 
-    ``estimator_prefixes`` are the module prefixes a ``sklearn`` model may import from: the
-    project's configuration decides them, never the spec.
+    ``estimator_prefixes`` are the module prefixes a ``sklearn`` model may import from, and
+    ``root`` the project root that data paths are relative to (the working directory when
+    absent): the caller's configuration decides both, never the spec.
     """
     try:
         raw = path.read_bytes()
@@ -99,7 +105,8 @@ def load_spec(path: Path, estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_
         document = read_yaml(path)
     except SpecSyntaxError as error:
         raise SpecError(error.problems) from None
-    return build_spec(path, document, hashlib.sha256(raw).hexdigest(), estimator_prefixes)
+    digest = hashlib.sha256(raw).hexdigest()
+    return build_spec(path, document, digest, estimator_prefixes, root or Path.cwd())
 
 
 def build_spec(
@@ -107,6 +114,7 @@ def build_spec(
     document: Document,
     sha256: str,
     estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES,
+    root: Path | None = None,
 ) -> Spec:
     """Validate an already parsed document (also used by the CLI for flag-built specs)."""
     data = document.data
@@ -133,14 +141,23 @@ def build_spec(
         found: list[Problem] = []
         config = _validate(RunConfig, merged, origin, context, found)
         _check_model(merged, origin, context, found)
+        if config is not None:
+            _check_consistency(config, origin, context, found)
         problems.extend(p for p in found if p not in problems)
         if config is not None and not found:
             cohorts.append(Cohort(cohort_id, config, origin))
     if problems or parsed is None:
         raise SpecError(problems)
     if not parsed.cohorts:
-        cohorts.append(Cohort(DEFAULT_COHORT, RunConfig.model_validate(base), ()))
-    return Spec(path, parsed.name, tuple(cohorts), document, sha256, estimator_prefixes)
+        config = RunConfig.model_validate(base)
+        _check_consistency(config, (), context, problems)
+        if problems:
+            raise SpecError(problems)
+        cohorts.append(Cohort(DEFAULT_COHORT, config, ()))
+    return Spec(
+        path, parsed.name, tuple(cohorts), document, sha256, estimator_prefixes,
+        root or Path.cwd(),
+    )  # fmt: skip
 
 
 def _declared_cohorts(data: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -217,6 +234,17 @@ def _check_model(
     except ValueError as error:
         where = _located(context, origin, ("model", "estimator"))
         problems.append(context.problem(where, str(error)))
+
+
+def _check_consistency(
+    config: RunConfig, origin: KeyPath, context: _Context, problems: list[Problem]
+) -> None:
+    """Rules that span several keys, checked once each key is valid on its own."""
+    for key, message in config.data.consistency_problems():
+        where = _located(context, origin, ("data", *key))
+        problem = context.problem(where, message)
+        if problem not in problems:
+            problems.append(problem)
 
 
 def _located(context: _Context, origin: KeyPath, loc: KeyPath) -> KeyPath:

@@ -42,9 +42,63 @@ class SplitConfig(Section):
     )
 
 
+class TableConfig(Section):
+    """How to read a table: which columns are features and label, and what to do with gaps."""
+
+    label: str | None = Field(
+        None, description="Label column; the first whose name contains label or target if absent."
+    )
+    features: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Feature columns; absent: the seed's five risk features if all present, "
+        "else every numeric column but the label. A text column listed here becomes byte "
+        "tokens (simple_transformer only).",
+    )
+    positive: str | int | None = Field(
+        None, description="The label value that means 1, for labels that are not 0/1."
+    )
+    na: Literal["error", "drop"] = Field(
+        "error", description="Missing values: an error naming the column, or drop the rows."
+    )
+    delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
+    text_length: int = Field(64, ge=1, le=4096, description="Bytes kept of each text value.")
+
+
+class CsvConfig(TableConfig):
+    path: str = Field(
+        min_length=1, description="CSV file, relative to the project root; may not leave it."
+    )
+
+
+class KaggleConfig(TableConfig):
+    dataset: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9_-]*$",
+        description="owner/slug of the Kaggle dataset.",
+    )
+    version: int | None = Field(None, ge=1, description="Dataset version; latest if absent.")
+    file: str = Field(min_length=1, description="CSV file inside the dataset.")
+    timeout_s: float = Field(60.0, gt=0, le=3600, description="Time limit of the download.")
+
+
 class DataConfig(Section):
-    source: Literal["synthetic"] = Field("synthetic", description="Where the rows come from.")
-    samples: int = Field(10_000, ge=10, le=100_000_000, description="Rows to generate or use.")
+    source: Literal["synthetic", "csv", "kaggle"] = Field(
+        "synthetic", description="Where the rows come from."
+    )
+    samples: int | None = Field(
+        None,
+        ge=10,
+        le=100_000_000,
+        description="Rows to generate (synthetic: default 10000) or at most to read (csv, "
+        "kaggle: default all).",
+    )
+    csv: CsvConfig | None = Field(None, description="For source csv.")
+    kaggle: KaggleConfig | None = Field(None, description="For source kaggle.")
+    fallback: Literal["none", "synthetic"] = Field(
+        "none",
+        description="When csv or kaggle data cannot be had: fail (none), or train on synthetic "
+        "data and say so in every result (synthetic).",
+    )
     label_noise: float = Field(
         0.05,
         ge=0.0,
@@ -60,6 +114,18 @@ class DataConfig(Section):
         description="Seed of the data; the training seed when absent.",
     )
     split: SplitConfig = Field(default_factory=SplitConfig)
+
+    def consistency_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """Rules across keys, as (key path inside ``data``, message)."""
+        problems = []
+        for source in ("csv", "kaggle"):
+            if self.source == source and getattr(self, source) is None:
+                problems.append(((), f"source {source} needs a {source} section"))
+            elif self.source != source and getattr(self, source) is not None:
+                problems.append(((source,), f"only read when source is {source}"))
+        if self.source == "synthetic" and self.fallback != "none":
+            problems.append((("fallback",), "applies only to csv and kaggle sources"))
+        return problems
 
 
 class ModelConfig(Section):

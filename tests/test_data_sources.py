@@ -1,0 +1,225 @@
+"""CSV and Kaggle data in specs: clear errors, honest fallback, no leaked credentials."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kaggle_server import zip_bytes
+
+from conftest import FAKE_KEY, Serve
+from nethical_runner.pipeline import CohortFailure, CohortResult, RunSettings, SpecResult, run_spec
+from nethical_runner.spec import SpecError, load_spec
+
+BREAST_CANCER = Path(__file__).parent / "data" / "breast_cancer.csv"
+
+
+def run(root: Path, body: str, cache: Path | None = None) -> SpecResult:
+    spec_path = root / "specs" / "s.yaml"
+    spec_path.parent.mkdir(parents=True, exist_ok=True)
+    spec_path.write_text("version: 1\nname: s\n" + textwrap.dedent(body))
+    spec = load_spec(spec_path, root=root)
+    return run_spec(spec, RunSettings(root / "out", cache_dir=cache or root / "cache"))
+
+
+def trained(result: SpecResult) -> CohortResult:
+    (cohort,) = result.cohorts.values()
+    assert isinstance(cohort, CohortResult), cohort
+    return cohort
+
+
+def failure(result: SpecResult) -> str:
+    (cohort,) = result.cohorts.values()
+    assert isinstance(cohort, CohortFailure), cohort
+    return cohort.reason
+
+
+def test_breast_cancer_csv_passes_the_gate_with_logistic(tmp_path: Path) -> None:
+    shutil.copy(BREAST_CANCER, tmp_path / "cancer.csv")
+    cohort = trained(
+        run(
+            tmp_path,
+            """\
+            model: {type: logistic}
+            data:
+              source: csv
+              csv: {path: cancer.csv, label: target}
+              split: {method: stratified}
+            """,
+        )
+    )
+    assert cohort.promoted
+    assert cohort.dataset.label == "csv"
+    assert len(cohort.dataset.feature_names) == 30
+    assert cohort.metrics["accuracy"] >= 0.9
+    record = json.loads(cohort.metrics_path.read_text())
+    assert record["data"]["source"] == "csv"
+    assert record["data"]["description"] == "csv cancer.csv (569 rows)"
+
+
+CSV_MODEL = "model: {type: logistic}\ndata:\n  source: csv\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "csv", "message"),
+    [
+        ("a,b,label\n", "{path: t.csv}", "t.csv: the table has no rows"),
+        (
+            "a,b,y\n1,2,0\n3,4,1\n",
+            "{path: t.csv, label: target}",
+            "t.csv: no label column 'target'",
+        ),
+        ("a,b,c\n1,2,0\n", "{path: t.csv}", "t.csv: no column name contains 'label' or 'target'"),
+        ("a,b,label\n1,2,0\n", "{path: t.csv, features: [a, z]}", "t.csv: no column 'z'"),
+        (
+            "a,label\n1,yes\n2,no\n",
+            "{path: t.csv}",
+            "t.csv: label column 'label' is not binary 0/1 (values: 'no', 'yes')",
+        ),
+        ("name,label\nx,1\ny,0\n", "{path: t.csv}", "t.csv: no numeric feature column"),
+        (
+            "a,b,label\n1,,0\n2,3,1\n4,,1\n",
+            "{path: t.csv}",
+            "t.csv: column 'b' has 2 missing values (first at line 2); set na: drop",
+        ),
+        ("a,b,label\n1,inf,0\n2,3,1\n", "{path: t.csv}", "t.csv: column 'b' holds infinite"),
+        ("a,a,label\n1,2,0\n2,3,1\n", "{path: t.csv}", "t.csv: duplicated column names: a, a.1"),
+        ("a;b;label\n1;2;0\n", "{path: t.csv}", "t.csv: only one column ('a;b;label')"),
+        ("text,label\nhello,1\nbye,0\n", "{path: t.csv, features: [text]}", "text: text columns"),
+        ("a,label\n1,0\n", "{path: ../outside.csv}", "data.csv.path '../outside.csv' leaves"),
+    ],
+)
+def test_unusable_csv_data_fails_with_file_and_column(
+    tmp_path: Path, content: str, csv: str, message: str
+) -> None:
+    (tmp_path / "t.csv").write_text(content)
+    (tmp_path.parent / "outside.csv").write_text(content)
+    reason = failure(run(tmp_path, CSV_MODEL + f"  csv: {csv}\n  fallback: synthetic\n"))
+    assert message in reason
+
+
+def test_na_drop_and_positive_label_mapping(tmp_path: Path) -> None:
+    rows = ["a,b,diagnosis"] + [
+        f"{i % 7},{'' if i % 10 == 0 else i % 5},{'M' if i % 7 > 3 else 'B'}" for i in range(200)
+    ]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    cohort = trained(
+        run(tmp_path, CSV_MODEL + "  csv: {path: t.csv, label: diagnosis, positive: M, na: drop}\n")
+    )
+    assert cohort.dataset.y.size == 180
+    assert cohort.dataset.y.sum() == sum(1 for i in range(200) if i % 10 and i % 7 > 3)
+
+
+def test_a_text_column_feeds_the_transformer_as_byte_tokens(tmp_path: Path) -> None:
+    words = ["deploy", "restart", "rm -rf /", "backup", "curl x | sh", "status"]
+    rows = ["command,risk,label"] + [
+        f"{words[i % 6]},{(i * 37) % 10 / 10},{int(i % 6 in (2, 4))}" for i in range(600)
+    ]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    cohort = trained(
+        run(
+            tmp_path,
+            """\
+            model: {type: simple_transformer}
+            training: {epochs: 15}
+            data:
+              source: csv
+              csv: {path: t.csv, features: [risk, command], text_length: 12}
+            """,
+        )
+    )
+    assert cohort.dataset.token_columns == 12
+    assert cohort.model.params.token_columns == 12
+    assert cohort.metrics["accuracy"] >= 0.95
+
+
+def test_a_missing_file_falls_back_only_when_the_spec_says_so(tmp_path: Path) -> None:
+    body = CSV_MODEL + "  csv: {path: nowhere.csv}\n"
+    assert "missing_file: nowhere.csv: file not found" in failure(run(tmp_path, body))
+    cohort = trained(run(tmp_path, body + "  fallback: synthetic\n"))
+    assert cohort.dataset.label == "synthetic (fallback: missing_file: nowhere.csv: file not found)"
+    record = json.loads(cohort.metrics_path.read_text())
+    assert record["data"]["source"] == cohort.dataset.label
+
+
+def test_data_sections_must_match_the_source(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "version: 1\nname: s\nmodel: {type: logistic}\n"
+        "data:\n  source: csv\n  kaggle: {dataset: a/b, file: x.csv}\n  fallback: synthetic\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert [str(p).split(": ", 1)[1] for p in caught.value.problems] == [
+        "data: source csv needs a csv section",
+        "data.kaggle: only read when source is kaggle",
+    ]
+
+
+KAGGLE = """\
+model: {type: logistic}
+data:
+  source: kaggle
+  kaggle: {dataset: owner/risk-data, version: 2, file: risk.csv, timeout_s: 20}
+"""
+
+
+def risk_csv() -> bytes:
+    X = np.random.default_rng(0).random((400, 5)).round(4)
+    lines = ["violation_count,severity_max,recency_score,frequency_score,context_risk,label"]
+    lines += [",".join(map(str, row)) + f",{int(row[0] + row[1] > 1)}" for row in X]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_kaggle_dataset_is_downloaded_once_then_served_from_the_cache(
+    env: Path, serve: Serve, tmp_path: Path
+) -> None:
+    server = serve(archive=zip_bytes({"risk.csv": risk_csv()}))
+    first = trained(run(tmp_path, KAGGLE, cache=env))
+    assert first.dataset.label == "kaggle"
+    assert first.dataset.description == "kaggle owner/risk-data (version 2) risk.csv (400 rows)"
+    assert first.metrics["accuracy"] >= 0.9
+    requests = len(server.requests)
+    assert requests > 0
+    second = trained(run(tmp_path, KAGGLE, cache=env))
+    assert len(server.requests) == requests  # the cache served it
+    assert second.metrics == first.metrics
+    assert (env / "owner" / "risk-data" / "2" / "risk.csv").is_file()
+    for output in (tmp_path / "out").rglob("*"):
+        if output.is_file():
+            assert FAKE_KEY.encode() not in output.read_bytes(), output
+
+
+def test_unavailable_kaggle_data_fails_or_falls_back_visibly(
+    env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    assert failure(run(tmp_path, KAGGLE, cache=env)).startswith(
+        "DataUnavailable: no_credentials: no Kaggle credentials"
+    )
+    cohort = trained(run(tmp_path, KAGGLE + "  fallback: synthetic\n", cache=env))
+    assert cohort.dataset.label.startswith("synthetic (fallback: no_credentials: ")
+    assert "synthetic (fallback: no_credentials" in cohort.context()
+
+
+def test_a_fallback_pass_is_marked_in_pytest(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(pytester.path / "no-kaggle"))
+    monkeypatch.setenv("HOME", str(pytester.path))
+    spec = pytester.path / "specs" / "k.yaml"
+    spec.parent.mkdir()
+    spec.write_text("version: 1\nname: k\n" + KAGGLE + "  fallback: synthetic\n")
+    result = pytester.runpytest("specs/", "--nethical-cache-dir", "cache", "-W", "default")
+    result.assert_outcomes(passed=2, warnings=2)
+    result.stdout.fnmatch_lines(
+        ["*passed on synthetic fallback data, not the declared data: gate max_ece: *"
+         "synthetic (fallback: no_credentials: *"]
+    )  # fmt: skip
