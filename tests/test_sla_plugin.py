@@ -1,4 +1,4 @@
-"""SLA targets as pytest items, driven as a user would run them.
+"""SLA targets as pytest items and on the command line, driven as a user would run them.
 
 Targets are chosen so that no outcome depends on how fast this machine is: 1 ns can never be
 met by a real call, an hour always is, and a 1 ns target with a band up to 1000 s is always
@@ -12,6 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from nethical_runner.cli import main
 
 SPEC = """\
 version: 1
@@ -131,3 +133,50 @@ def test_the_sla_report_fixture_reads_the_sessions_result(pytester: pytest.Pytes
     )
     pytester.runpytest("specs/", "test_mine.py").assert_outcomes(passed=9)
     assert len(sla_files(pytester.path / "nethical-out", "report")) == 2  # trained once
+
+
+def test_the_cli_flag_applies_the_seeds_targets_under_the_output_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["train", "--model-type", "heuristic", "--num-samples", "300", "--out", str(out)]
+    assert main([*args, "--cohort-id", "plain"]) == 0
+    assert not (out / "sla").exists()
+    assert main([*args, "--cohort-id", "timed", "--enable-sla-monitoring"]) == 0
+    (report_path,) = sla_files(out / "sla", "report")
+    assert report_path.name.startswith("sla_report_heuristic_timed_")
+    data = json.loads(report_path.read_text())
+    assert {name: t["target"] for name, t in data["targets"].items()} == {
+        "p95_latency": 220.0,
+        "p99_latency": 500.0,
+        "avg_latency": 100.0,
+    }
+    printed = capsys.readouterr().out
+    assert "200 samples of predict_proba on 1 row, numpy 'linear' percentiles" in printed
+    assert f"sla report saved to {report_path}" in printed
+
+
+def test_the_cli_report_dir_flag(tmp_path: Path) -> None:
+    code = main(
+        ["train", "--model-type", "logistic", "--epochs", "1", "--num-samples", "300",
+         "--enable-sla-monitoring", "--sla-report-dir", str(tmp_path / "reports"),
+         "--out", str(tmp_path / "out")]
+    )  # fmt: skip
+    assert code == 0
+    assert len(sla_files(tmp_path / "reports", "report")) == 1
+    assert len(sla_files(tmp_path / "reports", "documentation")) == 1
+    assert not (tmp_path / "out" / "sla").exists()
+
+
+def test_strict_exits_1_on_an_sla_breach(tmp_path: Path) -> None:
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(
+        "version: 1\nname: slow\nmodel: {type: heuristic}\ndata: {samples: 300}\n"
+        f"gate: {{min_accuracy: 0.5}}\nsla: {{p95_ms: {TINY}, calls: 10}}\n"
+    )
+    out = str(tmp_path / "out")
+    assert main(["run", str(spec), "--out", out]) == 0
+    assert main(["run", str(spec), "--out", out, "--strict"]) == 1
+    warn_only = tmp_path / "warn.yaml"
+    warn_only.write_text(spec.read_text().replace("calls: 10", "calls: 10, on_breach: warn"))
+    assert main(["run", str(warn_only), "--out", out, "--strict"]) == 0
