@@ -13,6 +13,7 @@ from typing import Any
 
 from nethical_runner.gate import judge, thresholds
 from nethical_runner.pipeline import CohortFailure, CohortResult, SpecResult
+from nethical_runner.sla import declared_targets
 from nethical_runner.spec import Spec
 from nethical_runner.yamlsource import KeyPath
 
@@ -85,7 +86,30 @@ def gate_checks(spec: Spec) -> list[Check]:
     return checks
 
 
-CHECK_PROVIDERS: tuple[Callable[[Spec], list[Check]], ...] = (gate_checks,)
+def sla_checks(spec: Spec) -> list[Check]:
+    """``sla[p95]``, ``sla[stage.training]``... for each cohort whose config has an sla section;
+    a seed-default target points at the ``sla`` section itself."""
+    checks = []
+    for cohort in spec.cohorts:
+        if cohort.config.sla is None:
+            continue
+        for target in declared_targets(cohort.config.sla):
+
+            def evaluate(
+                result: SpecResult, cohort_id: str = cohort.id, name=target.name
+            ) -> Outcome:
+                measured = cohort_result(result, cohort_id).sla
+                if measured is None:
+                    raise TrainingFailed(f"cohort {cohort_id} was trained without SLA timing")
+                verdict = measured.verdict(name)
+                return Outcome(verdict.passed, verdict.message, verdict.warning, verdict.properties)
+
+            key = target.key if target.declared else ("sla",)
+            checks.append(Check("sla", target.name, cohort.id, key, evaluate))
+    return checks
+
+
+CHECK_PROVIDERS: tuple[Callable[[Spec], list[Check]], ...] = (gate_checks, sla_checks)
 
 
 def collect_checks(spec: Spec) -> list[Check]:

@@ -27,6 +27,7 @@ from nethical_runner.pipeline import (
     default_cache_dir,
     run_spec,
 )
+from nethical_runner.slareport import summary_lines as sla_summary_lines
 from nethical_runner.spec import Spec, SpecDocument, SpecError, load_spec
 from nethical_runner.spec.loader import build_spec
 from nethical_runner.yamlsource import Document
@@ -77,9 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sla = train.add_argument_group("SLA monitoring")
     sla.add_argument(
-        "--enable-sla-monitoring", action="store_true", help="enable SLA performance monitoring"
+        "--enable-sla-monitoring",
+        action="store_true",
+        help="time predictions against the seed's SLA: p95 220, p99 500, avg 100 ms",
     )
-    sla.add_argument("--sla-report-dir", default="training_sla_reports", help="SLA report folder")
+    sla.add_argument(
+        "--sla-report-dir",
+        type=Path,
+        default=None,
+        help="SLA report folder (default: <out>/sla, the seed's training_sla_reports moved under "
+        "the output root)",
+    )
     _add_run_options(train)
 
     run = commands.add_parser("run", help="train spec files without pytest")
@@ -113,7 +122,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path(DEFAULT_OUT_DIR), help=OUT_DIR_HELP)
     parser.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
     parser.add_argument(
-        "--strict", action="store_true", help="exit 1 when a model misses its promotion gate"
+        "--strict",
+        action="store_true",
+        help="exit 1 when a model misses its promotion gate or breaches an SLA",
     )
 
 
@@ -138,9 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SpecError as error:
             print(error, file=sys.stderr)
             return EXIT_ERROR
+    sla_dir = getattr(args, "sla_report_dir", None)
     settings = RunSettings(
         args.out.resolve(),
         cache_dir=args.cache_dir.resolve() if args.cache_dir else default_cache_dir(),
+        sla_dir=sla_dir.resolve() if sla_dir else None,
     )
     return _train(specs, settings, strict=args.strict)
 
@@ -173,6 +186,8 @@ def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
         "data": {"source": "synthetic", "samples": args.num_samples},
         "cohorts": [{"id": cohort_id}],
     }
+    if args.enable_sla_monitoring:
+        raw["sla"] = {}  # the seed's targets
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     return build_spec(COMMAND_LINE, Document(raw), digest)
 
@@ -185,7 +200,7 @@ def _train(specs: list[Spec], settings: RunSettings, *, strict: bool) -> int:
         for cohort in result.cohorts.values():
             if isinstance(cohort, CohortFailure):
                 errored = True
-            elif not cohort.promoted:
+            elif not cohort.promoted or (cohort.sla is not None and cohort.sla.failed):
                 gate_missed = True
     if errored:
         return EXIT_ERROR
@@ -210,6 +225,8 @@ def print_result(result: SpecResult) -> None:
         print(f"  promotion: {'PASS' if cohort.promoted else 'FAIL'}")
         print(f"  model saved to {cohort.model_path}")
         print(f"  metrics saved to {cohort.metrics_path}")
+        if cohort.sla is not None:
+            print("\n".join(sla_summary_lines(cohort.sla)))
 
 
 if __name__ == "__main__":

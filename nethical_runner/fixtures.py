@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from nethical_runner.checks import cohort_result
 from nethical_runner.items import SESSION_KEY
 from nethical_runner.pipeline import SpecResult
+from nethical_runner.sla import SlaResult
 from nethical_runner.spec import load_spec
 
 
@@ -26,3 +28,26 @@ def training_result(pytestconfig: pytest.Config) -> Callable[[str | Path], SpecR
         return session.result(load_spec(Path(spec_path), prefixes, pytestconfig.rootpath))
 
     return result_of
+
+
+@pytest.fixture(scope="session")
+def sla_report(
+    training_result: Callable[[str | Path], SpecResult],
+) -> Callable[..., SlaResult]:
+    """``sla_report("specs/x.yaml", "alpha")`` -> that cohort's :class:`SlaResult` (the cohort
+    may be left out when the spec has only one); ``.report_path`` is its JSON report."""
+
+    def report_of(spec_path: str | Path, cohort: str | None = None) -> SlaResult:
+        result = training_result(spec_path)
+        if cohort is None:
+            if len(result.cohorts) != 1:
+                raise ValueError(f"{spec_path} has cohorts {', '.join(result.cohorts)}; name one")
+            (cohort,) = result.cohorts
+        if cohort not in result.cohorts:
+            raise KeyError(f"{spec_path} has no cohort {cohort!r}")
+        measured = cohort_result(result, cohort).sla
+        if measured is None:
+            raise LookupError(f"{spec_path} declares no sla section")
+        return measured
+
+    return report_of

@@ -1,7 +1,8 @@
 """The one training path, shared by the pytest plugin and the command line.
 
 data -> split -> fit (preprocessing is part of each model, fitted on the training rows only) ->
-predicted probabilities on the validation rows -> metrics -> gate -> save. Nothing here knows
+predicted probabilities on the validation rows -> metrics -> SLA timing (when declared) ->
+gate -> save. Nothing here knows
 about pytest or argparse; both front ends call :func:`run_spec` and read its result.
 """
 
@@ -26,6 +27,8 @@ from nethical_runner.fsutil import atomic_write_json
 from nethical_runner.gate import Verdict, decide
 from nethical_runner.metrics import classification_metrics
 from nethical_runner.models import REGISTRY, Model
+from nethical_runner.sla import SlaResult, measure
+from nethical_runner.slareport import write_reports
 from nethical_runner.spec import Cohort, Spec
 
 STAGES = ("data_load", "preprocessing", "training", "validation")
@@ -49,6 +52,7 @@ class RunSettings:
     out_dir: Path
     run_id: str = field(default_factory=new_run_id)
     cache_dir: Path = field(default_factory=default_cache_dir)
+    sla_dir: Path | None = None  # SLA reports; <out_dir>/sla when None
 
 
 @dataclass
@@ -67,6 +71,7 @@ class CohortResult:
     model_path: Path
     metrics_path: Path
     stage_ms: dict[str, float]
+    sla: SlaResult | None = None
 
     def context(self) -> str:
         """``cohort alpha, 2000 samples, synthetic data`` for messages."""
@@ -138,6 +143,7 @@ def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortRes
             ece_bins=config.metrics.ece_bins,
             ece_confidence=config.metrics.ece_confidence,
         )
+    sla = _measure_sla(spec, cohort, settings, model, split, stage_ms)
     verdicts = decide(config.gate, metrics)
     promoted = all(v.passed for v in verdicts)
     model_path, metrics_path = _save(
@@ -156,6 +162,7 @@ def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortRes
         model_path=model_path,
         metrics_path=metrics_path,
         stage_ms=stage_ms,
+        sla=sla,
     )
 
 
@@ -176,6 +183,31 @@ def _timed(into: dict[str, float], stage: str) -> Iterator[None]:
     start = time.perf_counter_ns()
     yield
     into[stage] = (time.perf_counter_ns() - start) / 1e6
+
+
+def _measure_sla(
+    spec: Spec,
+    cohort: Cohort,
+    settings: RunSettings,
+    model: Model,
+    split: Split,
+    stage_ms: dict[str, float],
+) -> SlaResult | None:
+    """Time the trained model against the cohort's ``sla`` section and write its reports."""
+    config = cohort.config
+    if config.sla is None:
+        return None
+    result = measure(
+        config.sla,
+        predict=model.predict_proba,
+        rows=split.X_val,
+        stage_ms=stage_ms,
+        seed=config.training.seed,
+        spec_name=spec.name,
+        cohort_id=cohort.id,
+        run_id=settings.run_id,
+    )
+    return write_reports(result, settings.sla_dir or settings.out_dir / "sla")
 
 
 def _save(

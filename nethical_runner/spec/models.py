@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from nethical_runner.models import REGISTRY
 
@@ -166,6 +166,79 @@ class GateConfig(Section):
 
 DEFAULT_GATE = GateConfig(max_ece=0.08, min_accuracy=0.85)
 
+Milliseconds = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+
+class StageBudgets(Section):
+    """Wall-clock budget of each pipeline stage; the keys are the pipeline's stage names."""
+
+    data_load_ms: Milliseconds | None = Field(None, description="Reading or generating rows.")
+    preprocessing_ms: Milliseconds | None = Field(
+        None, description="Splitting the rows into training and validation parts."
+    )
+    training_ms: Milliseconds | None = Field(None, description="Fitting the model.")
+    validation_ms: Milliseconds | None = Field(
+        None, description="Predicting the validation rows and computing the metrics."
+    )
+
+
+class SlaConfig(Section):
+    """Latency targets, each an inclusive upper bound in milliseconds.
+
+    When none of p50/p95/p99/avg/max is written, the seed's targets apply (p95 220, p99 500,
+    avg 100); when any is written, exactly the written ones are checked, as for the gate.
+    """
+
+    p50_ms: Milliseconds | None = Field(None, description="Median latency target.")
+    p95_ms: Milliseconds | None = Field(None, description="95th percentile latency target.")
+    p99_ms: Milliseconds | None = Field(None, description="99th percentile latency target.")
+    avg_ms: Milliseconds | None = Field(None, description="Mean latency target.")
+    max_ms: Milliseconds | None = Field(None, description="Largest single latency allowed.")
+    scope: Literal["inference", "stages"] = Field(
+        "inference",
+        description="inference: latency of predict_proba calls on validation rows; stages: the "
+        "four pipeline stage timings as the seed measured them.",
+    )
+    calls: int = Field(200, ge=10, le=1_000_000, description="Timed predict calls.")
+    warmup: int = Field(20, ge=0, le=1_000_000, description="Untimed calls before timing.")
+    batch_size: int = Field(1, ge=1, le=1_000_000, description="Validation rows per call.")
+    warn_margin: float = Field(
+        0.10,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="Share above a target that is a warning rather than a breach.",
+    )
+    on_breach: Literal["fail", "warn"] = Field(
+        "fail", description="What a breach does to its test item: fail it, or pass with a warning."
+    )
+    confidence: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="Bootstrap interval level; a breach is called only when the whole "
+        "interval lies above the target.",
+    )
+    stages: StageBudgets = Field(default_factory=StageBudgets)
+
+    @field_validator("p95_ms", "p99_ms", "max_ms")
+    @classmethod
+    def _percentile_targets_do_not_decrease(
+        cls, value: float | None, info: ValidationInfo
+    ) -> float | None:
+        """A higher percentile below a lower one's target is a typo, not a tighter SLA; checked
+        per field so that the error points at the key that is out of order."""
+        order = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
+        if value is None or info.field_name is None:
+            return value
+        for lower in order[: order.index(info.field_name)]:
+            bound = info.data.get(lower)
+            if bound is not None and value < bound:
+                raise ValueError(
+                    f"{value:g} is below {lower} {bound:g} (a higher percentile cannot have a "
+                    "lower target)"
+                )
+        return value
+
 
 class RunConfig(Section):
     """Everything one training run (one cohort) needs."""
@@ -180,6 +253,10 @@ class RunConfig(Section):
         default=DEFAULT_GATE,
         description="When absent: max_ece 0.08 and min_accuracy 0.85. When present: exactly "
         "the thresholds it lists.",
+    )
+    sla: SlaConfig | None = Field(
+        None,
+        description="Latency targets checked for every cohort; absent: no SLA checks.",
     )
 
 
