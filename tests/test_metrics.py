@@ -91,3 +91,12 @@ def test_single_class_validation_data_has_no_auc_and_zero_division_is_zero() -> 
     assert metrics["auc"] is None
     assert metrics["precision"] == 0.0 and metrics["recall"] == 0.0 and metrics["f1"] == 0.0
     assert metrics["accuracy"] == 1.0
+
+
+def test_roc_auc_matches_scikit_learn_with_ties() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(2)
+    p = rng.integers(0, 20, 3000) / 20  # many ties
+    y = (rng.random(3000) < p).astype(int)
+    assert classification_metrics(y, p)["auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from nethical_runner.data import synthetic
+from nethical_runner.data.errors import DataError
 from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset, find_file
-from nethical_runner.data.tables import DataError, read_table
 from nethical_runner.spec.models import DataConfig, SplitConfig
 
 DEFAULT_SYNTHETIC_SAMPLES = 10_000
@@ -45,8 +44,9 @@ class Dataset:
     def fingerprint(self) -> str:
         """SHA-256 over the feature bytes, the labels and the feature names."""
         digest = hashlib.sha256()
-        digest.update(np.ascontiguousarray(self.X, dtype=np.float64).tobytes())
-        digest.update(np.ascontiguousarray(self.y, dtype=np.int64).tobytes())
+        for array in (self.X, self.y):
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).data)  # hashed in place, no copy
         digest.update("\0".join(self.feature_names).encode())
         return digest.hexdigest()
 
@@ -99,6 +99,8 @@ def _from_csv(config: DataConfig, root: Path) -> Dataset:
         raise DataError(f"data.csv.path {config.csv.path!r} leaves the project root {root}")
     if not path.is_file():
         raise DataUnavailable("missing_file", f"{config.csv.path}: file not found")
+    from nethical_runner.data.tables import read_table  # pandas: only for tables
+
     table = read_table(path, config.csv, config.csv.path, config.samples)
     description = f"csv {config.csv.path} ({table.y.size} rows)"
     return Dataset(
@@ -116,6 +118,8 @@ def _from_kaggle(config: DataConfig, cache_dir: Path) -> Dataset:
     path = find_file(folder, source.file)
     version = f"version {source.version}" if source.version else "latest version"
     shown = f"kaggle {source.dataset} ({version}) {source.file}"
+    from nethical_runner.data.tables import read_table  # pandas: only for tables
+
     table = read_table(path, source, shown, config.samples)
     return Dataset(
         table.X, table.y, table.feature_names, "kaggle", f"{shown} ({table.y.size} rows)",
@@ -133,7 +137,21 @@ def split_dataset(dataset: Dataset, config: SplitConfig, seed: int) -> Split:
         return Split(
             dataset.X[:n_train], dataset.y[:n_train], dataset.X[n_train:], dataset.y[n_train:]
         )
-    X_train, X_val, y_train, y_val = train_test_split(
-        dataset.X, dataset.y, train_size=n_train, stratify=dataset.y, random_state=seed
-    )
-    return Split(X_train, y_train, X_val, y_val)
+    train, val = _stratified_indices(dataset.y, n_train, seed)
+    return Split(dataset.X[train], dataset.y[train], dataset.X[val], dataset.y[val])
+
+
+def _stratified_indices(y: np.ndarray, n_train: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded shuffle split keeping each class's share in both parts (largest remainders)."""
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    exact = counts * n_train / y.size
+    quota = np.floor(exact).astype(np.int64)
+    short = n_train - int(quota.sum())
+    quota[np.argsort(-(exact - quota), kind="stable")[:short]] += 1
+    train, val = [], []
+    for label, take in zip(classes, quota, strict=True):
+        members = rng.permutation(np.flatnonzero(y == label))
+        train.append(members[:take])
+        val.append(members[take:])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(val))

@@ -82,7 +82,7 @@ def correlation_features(samples: int, label_noise: float, rng: np.random.Genera
 
 
 def action_sequences(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:
-    """Variable-length action sequences as token ids (0 pads the tail).
+    """Variable-length action sequences as ``uint8`` token ids (0 pads the tail).
 
     Normal behaviour is a Markov chain over the normal actions (fixed across data seeds, so all
     cohorts share one world). About 30% of rows are anomalous: a malicious sub-sequence of two to
@@ -95,17 +95,24 @@ def action_sequences(samples: int, label_noise: float, rng: np.random.Generator)
     world = np.random.default_rng(_WORLD_SEED)
     transitions = world.dirichlet(np.full(vocabulary, 0.3), size=vocabulary)
     cumulative = np.cumsum(transitions, axis=1)
+    cumulative[:, -1] = 1.0
     lengths = rng.integers(8, MAX_SEQUENCE + 1, samples)
-    states = np.empty((samples, MAX_SEQUENCE), dtype=np.int64)
-    states[:, 0] = rng.integers(0, vocabulary, samples)
+    tokens = np.empty((samples, MAX_SEQUENCE), dtype=np.uint8)  # ids < 256: a byte per action
+    tokens[:, 0] = rng.integers(0, vocabulary, samples)
+    # Row r of the chain's CDF, shifted by r, so one sorted array serves every current state:
+    # the next state of a row in state r is where r + u falls in that array, minus r's offset.
+    shifted = (cumulative + np.arange(vocabulary)[:, None]).ravel()
     for position in range(1, MAX_SEQUENCE):
-        draw = rng.random(samples)[:, None]
-        states[:, position] = (cumulative[states[:, position - 1]] < draw).sum(axis=1)
-    tokens = np.minimum(states, vocabulary - 1) + 1  # ids 1..vocabulary are normal actions
+        previous = tokens[:, position - 1].astype(np.int64)
+        found = np.searchsorted(shifted, previous + rng.random(samples), side="right")
+        tokens[:, position] = np.minimum(found - previous * vocabulary, vocabulary - 1)
+    tokens += 1  # ids 1..vocabulary are normal actions; 0 stays free for padding
 
     y = (rng.random(samples) < 0.3).astype(np.int64)
-    malicious = np.arange(vocabulary + 1, len(ACTIONS))
-    overlap = np.array([ACTIONS.index(a) for a in ("access", "modify", "delete", "read", "send")])
+    malicious = np.arange(vocabulary + 1, len(ACTIONS), dtype=np.uint8)
+    overlap = np.array(
+        [ACTIONS.index(a) for a in ("access", "modify", "delete", "read", "send")], dtype=np.uint8
+    )
     pool = np.concatenate([malicious, malicious, overlap])
     single = rng.random(samples) < label_noise
     injected_length = np.where(single, 1, rng.integers(2, 5, samples))
@@ -119,7 +126,7 @@ def action_sequences(samples: int, label_noise: float, rng: np.random.Generator)
 
     tokens[np.arange(MAX_SEQUENCE)[None, :] >= lengths[:, None]] = 0
     names = tuple(f"sequence[{i}]" for i in range(MAX_SEQUENCE))
-    return tokens.astype(np.float64), y, names
+    return tokens, y, names
 
 
 def outliers(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:

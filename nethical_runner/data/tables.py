@@ -15,12 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nethical_runner.data.errors import DataError
 from nethical_runner.data.synthetic import RISK_FEATURES
 from nethical_runner.spec.models import TableConfig
-
-
-class DataError(ValueError):
-    """The data a spec points at cannot be used as declared."""
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
 """Anomaly detection on action sequences, or on numeric rows with an isolation forest.
 
 Sequences (the default): every unigram, bigram and trigram of actions is hashed into a fixed
-feature space, and logistic regression is trained on those counts by mini-batch Adam. Hashing
+feature space and logistic regression is trained on those counts by mini-batch Adam. Hashing
 means an action never seen in training still lands in a feature, and n-grams rather than whole
 sequences mean a new ordering of known steps is scored from its parts, unlike the script this
 replaces, which could only recognise sequences it had memorised.
+
+The hashed n-grams are never materialised for the whole data set: rows are hashed a chunk at
+a time (chunks in random order each epoch, rows shuffled within a chunk), so memory stays
+bounded at a million sequences.
 
 Numeric rows (``method: isolation_forest``): scikit-learn's IsolationForest scores how easily a
 row is isolated, and Platt scaling fitted on the training rows turns that score into a
@@ -17,9 +21,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-from scipy import sparse
-from sklearn.ensemble import IsolationForest
-from sklearn.linear_model import LogisticRegression
 
 from nethical_runner.models.base import (
     Model,
@@ -29,11 +30,13 @@ from nethical_runner.models.base import (
     check_labels,
     estimator_from_array,
     estimator_to_array,
+    fit_platt,
     sigmoid,
 )
-from nethical_runner.models.logistic import fit_logistic
 
-_HASH_MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F], dtype=np.uint64)
+_FOLD_PRIME = np.uint64(1_000_003)
+_MIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_CHUNK_ROWS = 16_384
 
 
 class AnomalyParams(ModelParams):
@@ -41,7 +44,7 @@ class AnomalyParams(ModelParams):
         "ngram", description="ngram: action sequences; isolation_forest: numeric rows."
     )
     ngram_max: int = Field(3, ge=1, le=4, description="Longest n-gram of actions counted.")
-    hash_bits: int = Field(14, ge=8, le=22, description="Hashed feature space of 2**bits.")
+    hash_bits: int = Field(13, ge=8, le=22, description="Hashed feature space of 2**bits.")
     learning_rate: float = Field(0.05, gt=0.0, le=10.0, description="Adam step size.")
     l2: float = Field(1e-5, ge=0.0, le=10.0, description="L2 penalty on the weights.")
     n_estimators: int = Field(200, ge=10, le=5000, description="Trees of the isolation forest.")
@@ -60,64 +63,96 @@ class AnomalyModel(Model):
     def fit(
         self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int
     ) -> AnomalyModel:
-        X = check_features(X)
         labels = check_labels(y, X.shape[0])
         self.n_features_ = np.array(X.shape[1])
         if self.params.method == "isolation_forest":
-            forest = IsolationForest(n_estimators=self.params.n_estimators, random_state=seed)
-            forest.fit(X)
-            self.forest_ = forest
-            scores = -forest.score_samples(X)
-            platt = LogisticRegression(C=1e4).fit(scores[:, None], labels)
-            self.platt_ = np.array([platt.coef_[0, 0], platt.intercept_[0]])
-            return self
-        coef, intercept = fit_logistic(
-            self._ngrams(X),
-            labels,
-            epochs=epochs,
-            batch_size=batch_size,
-            seed=seed,
-            learning_rate=self.params.learning_rate,
-            l2=self.params.l2,
-        )
-        self.coef_, self.intercept_ = coef, np.array(intercept)
+            return self._fit_forest(check_features(X), labels, seed)
+        tokens = _check_tokens(X)
+        size = 1 << self.params.hash_bits
+        theta = np.zeros(size + 1)  # hashed weights then bias
+        first_moment, second_moment = np.zeros_like(theta), np.zeros_like(theta)
+        lr, l2 = self.params.learning_rate, self.params.l2
+        rng = np.random.default_rng(seed)
+        step = 0
+        starts = np.arange(0, tokens.shape[0], _CHUNK_ROWS)
+        for _ in range(epochs):
+            for chunk_start in rng.permutation(starts):
+                chunk = slice(chunk_start, chunk_start + _CHUNK_ROWS)
+                ids, weights = self._ngrams(tokens[chunk])
+                chunk_labels = labels[chunk]
+                order = rng.permutation(chunk_labels.size)
+                for start in range(0, order.size, batch_size):
+                    rows = order[start : start + batch_size]
+                    batch_ids, batch_weights = ids[rows], weights[rows]
+                    scores = (theta[batch_ids] * batch_weights).sum(axis=1) + theta[-1]
+                    error = (sigmoid(scores) - chunk_labels[rows]) / rows.size
+                    grad = np.bincount(
+                        batch_ids.ravel(),
+                        weights=(batch_weights * error[:, None]).ravel(),
+                        minlength=size + 1,
+                    )
+                    grad[:size] += l2 * theta[:size]
+                    grad[-1] = error.sum()
+                    step += 1
+                    _adam_step(theta, grad, first_moment, second_moment, step, lr)
+        self.theta_ = theta
+        return self
+
+    def _fit_forest(self, X: np.ndarray, labels: np.ndarray, seed: int) -> AnomalyModel:
+        from sklearn.ensemble import IsolationForest  # heavy: only when used
+
+        forest = IsolationForest(n_estimators=self.params.n_estimators, random_state=seed)
+        self.forest_ = forest.fit(X)
+        self.platt_ = fit_platt(-forest.score_samples(X), labels)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        X = check_features(X, int(self.n_features_))
+        if X.ndim != 2 or X.shape[1] != int(self.n_features_):
+            raise ValueError(f"model was trained on {int(self.n_features_)} columns")
         if self.params.method == "isolation_forest":
             slope, intercept = self.platt_
-            return as_two_columns(sigmoid(slope * -self.forest_.score_samples(X) + intercept))
-        return as_two_columns(sigmoid(self._ngrams(X) @ self.coef_ + self.intercept_))
+            scores = -self.forest_.score_samples(check_features(X))
+            return as_two_columns(sigmoid(slope * scores + intercept))
+        tokens = _check_tokens(X)
+        p = np.empty(tokens.shape[0])
+        for start in range(0, tokens.shape[0], _CHUNK_ROWS):
+            ids, weights = self._ngrams(tokens[start : start + _CHUNK_ROWS])
+            scores = (self.theta_[ids] * weights).sum(axis=1) + self.theta_[-1]
+            p[start : start + ids.shape[0]] = sigmoid(scores)
+        return as_two_columns(p)
 
-    def _ngrams(self, tokens: np.ndarray) -> sparse.csr_matrix:
-        """Hashed n-gram counts, log-scaled and L2-normalised per row so that sequence length
-        does not decide the score on its own."""
-        if np.any(tokens < 0) or np.any(tokens != np.round(tokens)):
-            raise ValueError("sequence columns must hold non-negative integer token ids")
-        ids = tokens.astype(np.uint64)
-        n, width = ids.shape
+    def _ngrams(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hashed ids of every n-gram window of each row, and their weights: 1/sqrt(count of
+        complete windows) so that long sequences do not score high for their length alone.
+        Incomplete windows (touching padding) point at the bias slot with weight 0.
+
+        An n-gram is folded into one 64-bit number column by column (``h * P + next``) and
+        then mixed, so hashing costs a few operations on 2-D arrays per order.
+        """
         size = 1 << self.params.hash_bits
-        rows, cols = [], []
-        for order in range(1, self.params.ngram_max + 1):
-            if order > width:
-                break
-            windows = np.lib.stride_tricks.sliding_window_view(ids, order, axis=1)
-            complete = np.all(windows > 0, axis=2)
-            hashed = (windows * _HASH_MULTIPLIERS[:order]).sum(axis=2) + np.uint64(order)
-            hashed = (hashed ^ (hashed >> np.uint64(15))) % np.uint64(size)
-            row_index = np.broadcast_to(np.arange(n)[:, None], complete.shape)
-            rows.append(row_index[complete])
-            cols.append(hashed[complete].astype(np.int64))
-        counts = sparse.csr_matrix(
-            (np.ones(sum(r.size for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(n, size),
-        )
-        counts.sum_duplicates()
-        counts.data = np.log1p(counts.data)
-        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        return sparse.csr_matrix(sparse.diags(1.0 / norms) @ counts)
+        shift = np.uint64(64 - self.params.hash_bits)
+        width = tokens.shape[1]
+        wide = tokens.astype(np.uint64)
+        present = tokens > 0
+        ids_parts, valid_parts = [], []
+        for order in range(1, min(self.params.ngram_max, width) + 1):
+            span = width - order + 1
+            folded = wide[:, :span].copy()
+            valid = present[:, :span].copy()
+            for offset in range(1, order):
+                folded *= _FOLD_PRIME
+                folded += wide[:, offset : offset + span]
+                valid &= present[:, offset : offset + span]
+            folded += np.uint64(order)
+            folded *= _MIX_MULTIPLIER  # Fibonacci hashing: the top bits are well mixed
+            ids_parts.append((folded >> shift).astype(np.int64))
+            valid_parts.append(valid)
+        ids = np.concatenate(ids_parts, axis=1)
+        valid = np.concatenate(valid_parts, axis=1)
+        counts = valid.sum(axis=1, keepdims=True)
+        weights = valid / np.sqrt(np.maximum(counts, 1))
+        ids[~valid] = size
+        return ids, weights
 
     def get_state(self) -> dict[str, np.ndarray]:
         if self.params.method == "isolation_forest":
@@ -126,7 +161,7 @@ class AnomalyModel(Model):
                 "forest": estimator_to_array(self.forest_),
                 "platt": self.platt_,
             }
-        return {"n_features": self.n_features_, "coef": self.coef_, "intercept": self.intercept_}
+        return {"n_features": self.n_features_, "theta": self.theta_}
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         self.n_features_ = state["n_features"]
@@ -134,4 +169,41 @@ class AnomalyModel(Model):
             self.forest_ = estimator_from_array(state["forest"], ("sklearn.",))
             self.platt_ = state["platt"]
         else:
-            self.coef_, self.intercept_ = state["coef"], state["intercept"]
+            self.theta_ = state["theta"]
+
+
+def _adam_step(
+    theta: np.ndarray,
+    grad: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    step: int,
+    learning_rate: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> None:
+    """One Adam update, in place: the weight vector is large and the batches are small, so
+    temporaries would cost more than the arithmetic."""
+    first *= beta1
+    first += (1 - beta1) * grad
+    second *= beta2
+    grad *= grad
+    second += (1 - beta2) * grad
+    rate = learning_rate * np.sqrt(1 - beta2**step) / (1 - beta1**step)
+    denominator = np.sqrt(second)
+    denominator += eps * np.sqrt(1 - beta2**step)
+    theta -= rate * first / denominator
+
+
+def _check_tokens(X: np.ndarray) -> np.ndarray:
+    """Token ids as given (any integer or integral float dtype), without a float64 copy."""
+    if X.ndim != 2:
+        raise ValueError(f"sequence data must be a 2-D array of token ids, got shape {X.shape}")
+    if np.issubdtype(X.dtype, np.integer):
+        if X.size and X.min() < 0:
+            raise ValueError("token ids must be non-negative")
+        return X
+    if not np.all(np.isfinite(X)) or np.any(X < 0) or np.any(np.round(X) != X):
+        raise ValueError("sequence columns must hold non-negative integer token ids")
+    return X.astype(np.int64)

@@ -166,3 +166,39 @@ def standardizer(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
     return mean, scale
+
+
+def fit_platt(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Slope and intercept of ``sigmoid(a * logit + b)`` fitted to the labels by Newton's method.
+
+    Targets are Platt's smoothed labels, ``(n+ + 1) / (n+ + 2)`` and ``1 / (n- + 2)``, which keep
+    the optimum finite even when the training logits separate the classes perfectly.
+    """
+    n_pos = float(labels.sum())
+    n_neg = labels.size - n_pos
+    target = np.where(labels > 0, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    design = np.column_stack([logits, np.ones_like(logits)])
+
+    def loss(ab: np.ndarray) -> float:
+        s = design @ ab
+        return float(np.mean(np.logaddexp(0.0, s) - target * s))
+
+    ab = np.array([1.0, 0.0])
+    current = loss(ab)
+    for _ in range(50):
+        prob = sigmoid(design @ ab)
+        gradient = design.T @ (prob - target) / labels.size
+        hessian = (design.T * (prob * (1.0 - prob))) @ design / labels.size + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        # Far from the optimum a Newton step can overshoot: halve it until the loss decreases.
+        # When no fraction of it does, the optimum has been reached to rounding error.
+        for _ in range(30):
+            candidate = ab - step
+            candidate_loss = loss(candidate)
+            if candidate_loss < current:
+                break
+            step /= 2.0
+        else:
+            break
+        ab, current = candidate, candidate_loss
+    return ab

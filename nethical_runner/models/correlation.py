@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from sklearn.ensemble import HistGradientBoostingClassifier
 
 from nethical_runner.models.base import (
     Model,
@@ -45,6 +44,8 @@ class CorrelationModel(Model):
         X = check_features(X)
         labels = check_labels(y, X.shape[0])
         self.n_features_ = np.array(X.shape[1])
+        from sklearn.ensemble import HistGradientBoostingClassifier  # heavy: only when used
+
         self.booster_ = HistGradientBoostingClassifier(
             max_iter=self.params.max_iter,
             learning_rate=self.params.learning_rate,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from sklearn.linear_model import LogisticRegression
 
 from nethical_runner.models.base import (
     Model,
@@ -19,6 +18,7 @@ from nethical_runner.models.base import (
     as_two_columns,
     check_features,
     check_labels,
+    fit_platt,
     sigmoid,
     standardizer,
 )
@@ -55,8 +55,7 @@ class HeuristicModel(Model):
         self.weights_ = (1 - self.params.shrinkage) * weights + self.params.shrinkage * equal
         scores = Z @ self.weights_
         self.threshold_ = np.array(_best_threshold(scores, labels))
-        platt = LogisticRegression(C=1e4).fit((scores - self.threshold_)[:, None], labels)
-        self.platt_ = np.array([platt.coef_[0, 0], platt.intercept_[0]])
+        self.platt_ = fit_platt(scores - self.threshold_, labels)
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:

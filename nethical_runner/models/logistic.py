@@ -8,9 +8,13 @@ cost of small batches (a million rows at batch 32 is 31,250 calls per epoch).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import Field
-from scipy import sparse
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 from nethical_runner.models.base import (
     Model,

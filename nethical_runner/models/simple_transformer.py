@@ -31,6 +31,7 @@ from nethical_runner.models.base import (
     as_two_columns,
     check_features,
     check_labels,
+    fit_platt,
     sigmoid,
     standardizer,
 )
@@ -148,7 +149,7 @@ class SimpleTransformerModel(Model):
                     corrected_first / (np.sqrt(corrected_second) + _ADAM_EPS) + decay * self._theta
                 )
 
-        self._platt = _fit_platt(self._logits(z, ids, mask), labels)
+        self._platt = fit_platt(self._logits(z, ids, mask), labels)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -507,39 +508,3 @@ def _layer_norm_backward(
         - normed * (dnormed * normed).mean(axis=-1, keepdims=True)
     )
     return dx, (dy * normed).sum(axis=0), dy.sum(axis=0)
-
-
-def _fit_platt(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Slope and intercept of ``sigmoid(a * logit + b)`` fitted to the labels by Newton's method.
-
-    Targets are Platt's smoothed labels, ``(n+ + 1) / (n+ + 2)`` and ``1 / (n- + 2)``, which keep
-    the optimum finite even when the training logits separate the classes perfectly.
-    """
-    n_pos = float(labels.sum())
-    n_neg = labels.size - n_pos
-    target = np.where(labels > 0, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
-    design = np.column_stack([logits, np.ones_like(logits)])
-
-    def loss(ab: np.ndarray) -> float:
-        s = design @ ab
-        return float(np.mean(np.logaddexp(0.0, s) - target * s))
-
-    ab = np.array([1.0, 0.0])
-    current = loss(ab)
-    for _ in range(50):
-        prob = sigmoid(design @ ab)
-        gradient = design.T @ (prob - target) / labels.size
-        hessian = (design.T * (prob * (1.0 - prob))) @ design / labels.size + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        # Far from the optimum a Newton step can overshoot: halve it until the loss decreases.
-        # When no fraction of it does, the optimum has been reached to rounding error.
-        for _ in range(30):
-            candidate = ab - step
-            candidate_loss = loss(candidate)
-            if candidate_loss < current:
-                break
-            step /= 2.0
-        else:
-            break
-        ab, current = candidate, candidate_loss
-    return ab

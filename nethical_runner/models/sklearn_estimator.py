@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 from pydantic import Field
-from sklearn.base import is_classifier
 
 from nethical_runner.models.base import (
     Model,
@@ -56,6 +55,8 @@ def import_estimator(path: str, allowed_prefixes: tuple[str, ...]) -> type:
     if not path.startswith(allowed_prefixes):
         allowed = ", ".join(allowed_prefixes)
         raise EstimatorError(f"{path!r} is outside the allowed module prefixes ({allowed})")
+    from sklearn.base import is_classifier  # heavy: only for specs that use scikit-learn
+
     module_name, _, class_name = path.rpartition(".")
     try:
         estimator_class = getattr(importlib.import_module(module_name), class_name)
