@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from nethical_runner import __version__
+from nethical_runner.audit import events as audit_events
+from nethical_runner.audit.recorder import AuditReceipt, AuditRecorder
 from nethical_runner.data import Dataset, Split, load_dataset, split_dataset
 from nethical_runner.fsutil import atomic_write_json
 from nethical_runner.gate import Verdict, decide
@@ -39,6 +41,7 @@ def new_run_id() -> str:
 class RunSettings:
     out_dir: Path
     run_id: str = field(default_factory=new_run_id)
+    audit_dir: Path | None = None  # the audit log's folder; <out_dir>/audit when None
 
 
 @dataclass
@@ -81,23 +84,30 @@ class SpecResult:
     spec: Spec
     run_id: str
     cohorts: dict[str, CohortResult | CohortFailure]
+    audit: AuditReceipt | None = None  # where the run's audit events went, when enabled
 
 
 def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
     """Train every cohort of ``spec``; one cohort's failure does not stop the others."""
     results: dict[str, CohortResult | CohortFailure] = {}
+    audit = AuditRecorder.for_spec(spec, settings)
     for cohort in spec.cohorts:
         try:
-            results[cohort.id] = train_cohort(spec, cohort, settings)
+            results[cohort.id] = train_cohort(spec, cohort, settings, audit)
         except Exception as error:  # reported per cohort, so every check can say why it failed
+            audit.record("training_failed", cohort.id, **audit_events.training_failed(error))
             results[cohort.id] = CohortFailure(
                 cohort.id, f"{type(error).__name__}: {error}", traceback.format_exc()
             )
-    return SpecResult(spec, settings.run_id, results)
+    return SpecResult(spec, settings.run_id, results, audit.finish(spec, results))
 
 
-def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortResult:
+def train_cohort(
+    spec: Spec, cohort: Cohort, settings: RunSettings, audit: AuditRecorder | None = None
+) -> CohortResult:
+    audit = audit or AuditRecorder.disabled()
     config = cohort.config
+    audit.record("training_start", cohort.id, **audit_events.training_start(spec, config))
     model_class = REGISTRY[config.model.type]
     stage_ms: dict[str, float] = {}
     with _timed(stage_ms, "data_load"):
@@ -106,8 +116,10 @@ def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortRes
             synthetic_kind=model_class.synthetic_data,
             seed=config.training.seed,
         )
+    audit.record("data_loaded", cohort.id, **audit_events.data_loaded(dataset, config))
     with _timed(stage_ms, "preprocessing"):
         split = split_dataset(dataset, config.data.split, config.training.seed)
+    audit.record("data_split", cohort.id, **audit_events.data_split(config.data.split, split))
     model = create_model(config.model.type, config.model.params)
     with _timed(stage_ms, "training"):
         model.fit(
@@ -117,6 +129,9 @@ def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortRes
             batch_size=config.training.batch_size,
             seed=config.training.seed,
         )
+    audit.record(
+        "training_completed", cohort.id, **audit_events.training_completed(config, stage_ms)
+    )
     with _timed(stage_ms, "validation"):
         probabilities = model.predict_proba(split.X_val)[:, 1]
         metrics = classification_metrics(
@@ -126,11 +141,15 @@ def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortRes
             ece_bins=config.metrics.ece_bins,
             ece_confidence=config.metrics.ece_confidence,
         )
+    audit.record("validation_metrics", cohort.id, **audit_events.validation_metrics(metrics))
     verdicts = decide(config.gate, metrics)
     promoted = all(v.passed for v in verdicts)
+    audit.record("gate_decision", cohort.id, **audit_events.gate_decision(verdicts, promoted))
     model_path, metrics_path = _save(
         spec, cohort, settings, model, dataset, metrics, verdicts, promoted, stage_ms
     )
+    saved = audit_events.model_saved(settings.out_dir, model_path, metrics_path)
+    audit.record("model_saved", cohort.id, **saved)
     return CohortResult(
         spec_name=spec.name,
         cohort_id=cohort.id,

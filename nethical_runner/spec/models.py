@@ -96,6 +96,17 @@ class GateConfig(Section):
 DEFAULT_GATE = GateConfig(max_ece=0.08, min_accuracy=0.85)
 
 
+class AuditConfig(Section):
+    """The tamper-evident audit log of training events (``<out>/audit``); off unless enabled."""
+
+    enabled: bool = Field(
+        False, description="Append every training run's events to the audit log and verify it."
+    )
+    chunk_size: int = Field(
+        1000, ge=1, le=1_000_000, description="Most events per chunk file of the audit log."
+    )
+
+
 class RunConfig(Section):
     """Everything one training run (one cohort) needs."""
 
@@ -110,6 +121,7 @@ class RunConfig(Section):
         description="When absent: max_ece 0.08 and min_accuracy 0.85. When present: exactly "
         "the thresholds it lists.",
     )
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
 
 class CohortOverride(Section):
