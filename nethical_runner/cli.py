@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nethical_runner import __version__
+from nethical_runner.audit.cli import add_audit_parser, run_audit_command
 from nethical_runner.checks import collect_checks
 from nethical_runner.models import REGISTRY
 from nethical_runner.options import DEFAULT_OUT_DIR, OUT_DIR_HELP
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
 
     commands.add_parser("schema", help="print the JSON Schema of spec files")
+    add_audit_parser(commands)
     return parser
 
 
@@ -100,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "validate":
         return _validate(args.specs)
+    if args.command == "audit":
+        return run_audit_command(args)
     if args.command == "train":
         try:
             specs = [_spec_from_flags(args, model_type) for model_type in _model_types(args)]
@@ -114,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SpecError as error:
             print(error, file=sys.stderr)
             return EXIT_ERROR
-    return _train(specs, args.out, strict=args.strict)
+    audit_dir = Path(args.audit_path) if args.command == "train" else None
+    return _train(specs, args.out, strict=args.strict, audit_dir=audit_dir)
 
 
 def _validate(paths: list[Path]) -> int:
@@ -145,12 +150,14 @@ def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
         "data": {"source": "synthetic", "samples": args.num_samples},
         "cohorts": [{"id": cohort_id}],
     }
+    if args.enable_audit:
+        raw["audit"] = {"enabled": True}
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     return build_spec(COMMAND_LINE, Document(raw), digest)
 
 
-def _train(specs: list[Spec], out_dir: Path, *, strict: bool) -> int:
-    settings = RunSettings(out_dir.resolve())
+def _train(specs: list[Spec], out_dir: Path, *, strict: bool, audit_dir: Path | None) -> int:
+    settings = RunSettings(out_dir.resolve(), audit_dir=audit_dir and audit_dir.resolve())
     gate_missed = errored = False
     for spec in specs:
         result = run_spec(spec, settings)
@@ -160,6 +167,7 @@ def _train(specs: list[Spec], out_dir: Path, *, strict: bool) -> int:
                 errored = True
             elif not cohort.promoted:
                 gate_missed = True
+        errored = errored or bool(result.audit and result.audit.error)
     if errored:
         return EXIT_ERROR
     return EXIT_GATE_MISSED if strict and gate_missed else EXIT_OK
@@ -183,6 +191,8 @@ def print_result(result: SpecResult) -> None:
         print(f"  promotion: {'PASS' if cohort.promoted else 'FAIL'}")
         print(f"  model saved to {cohort.model_path}")
         print(f"  metrics saved to {cohort.metrics_path}")
+    if result.audit is not None:
+        print(f"== {result.spec.name}: {result.audit.describe()}")
 
 
 if __name__ == "__main__":
