@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from nethical_runner.audit.trail import AuditTrail
 from nethical_runner.items import SESSION_KEY
 from nethical_runner.pipeline import SpecResult
 from nethical_runner.spec import load_spec
@@ -25,3 +26,15 @@ def training_result(pytestconfig: pytest.Config) -> Callable[[str | Path], SpecR
         return session.result(load_spec(Path(spec_path)))
 
     return result_of
+
+
+@pytest.fixture(scope="session")
+def audit_log(pytestconfig: pytest.Config) -> Callable[[str | Path], AuditTrail]:
+    """``audit_log("specs/logistic.yaml")`` -> the :class:`AuditTrail` of that spec's run in
+    this session: its ``events()``, ``verify()`` of the whole log, ``prove(index)``."""
+    session = pytestconfig.stash[SESSION_KEY]
+
+    def trail_of(spec_path: str | Path) -> AuditTrail:
+        return AuditTrail.of(session.result(load_spec(Path(spec_path))))
+
+    return trail_of

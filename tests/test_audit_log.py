@@ -305,7 +305,7 @@ def test_a_writer_refuses_to_append_to_a_tampered_log(tmp_path: Path) -> None:
     recorder = AuditRecorder(log, run_id="r", spec_name="s")
     receipt = recorder.finish(make_spec(tmp_path), {})
     assert receipt is not None and receipt.head is None
-    assert "refusing to append" in (receipt.error or "")
+    assert "refusing to append: the committed chunks do not match" in (receipt.error or "")
 
 
 CONCURRENT_WRITER = textwrap.dedent(

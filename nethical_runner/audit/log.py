@@ -144,8 +144,7 @@ def _committed(directory: Path) -> tuple[TreeHead | None, list[bytes]]:
 
 def _refusal(directory: Path, problem: str) -> AuditLogError:
     return AuditLogError(
-        f"refusing to append to the audit log at {directory}: {problem}; "
-        f"run `nethical-runner audit verify {directory}`"
+        f"refusing to append: {problem}; run `nethical-runner audit verify {directory}`"
     )
 
 

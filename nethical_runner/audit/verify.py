@@ -100,14 +100,13 @@ class VerifyReport:
             signed = "signed" if head.signature else "unsigned"
             lines = [
                 f"audit log {self.directory}: intact",
-                f"  {len(self.leaves)} events in {self.chunk_count} chunks, "
-                f"{len(self.heads)} tree heads",
+                f"  {_count(len(self.leaves), 'event')} in {_count(self.chunk_count, 'chunk')}, "
+                f"{_count(len(self.heads), 'tree head')}",
                 f"  latest {HEADS_DIR}/{head_name(head.sequence)}: {head.describe()} "
                 f"({signed}, {head.timestamp})",
             ]
         else:
-            count = len(self.problems)
-            lines = [f"audit log {self.directory}: {count} problem{'s' if count != 1 else ''}"]
+            lines = [f"audit log {self.directory}: {_count(len(self.problems), 'problem')}"]
             lines += [f"  {problem}" for problem in self.problems]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
@@ -519,6 +518,10 @@ def _summary_head(path: Path) -> tuple[int, int, str] | None:
     if isinstance(sequence, int) and isinstance(size, int) and isinstance(root, str):
         return sequence, size, root
     return None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _ranges(numbers: Sequence[int]) -> str:
