@@ -245,3 +245,13 @@ def test_the_audit_commands_through_the_program_entry_point(tmp_path: Path) -> N
     )  # fmt: skip
     assert verified.returncode == 0, verified.stderr
     assert "intact" in verified.stdout
+
+
+def test_train_exits_2_when_its_events_cannot_be_appended(tmp_path: Path, capsys) -> None:
+    log = train_with_audit(tmp_path)
+    (log / "chunks" / "chunk_000001.json").unlink()
+    capsys.readouterr()
+    flags = ["--enable-audit", "--audit-path", str(log), "--out", str(tmp_path / "out")]
+    code, out, _ = run_cli(capsys, *TRAIN, *flags)
+    assert code == 2
+    assert "not appended: refusing to append: chunks/chunk_000001.json is missing; run " in out

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from nethical_runner.audit import canonical_json, leaf_hash, merkle_root, verify
 from nethical_runner.audit.events import now
 from nethical_runner.audit.formats import read_head
 from nethical_runner.audit.frontier import MerkleFrontier
+from nethical_runner.audit.lock import exclusive_lock
 from nethical_runner.audit.log import AuditLogError, append_events
 from nethical_runner.audit.recorder import AuditRecorder
 from nethical_runner.audit.signing import key_from_env
@@ -306,6 +308,24 @@ def test_a_writer_refuses_to_append_to_a_tampered_log(tmp_path: Path) -> None:
     receipt = recorder.finish(make_spec(tmp_path), {})
     assert receipt is not None and receipt.head is None
     assert "refusing to append: the committed chunks do not match" in (receipt.error or "")
+
+
+def test_verify_waits_for_a_writer_holding_the_lock(tmp_path: Path) -> None:
+    log = build_log(tmp_path / "log", runs=1)
+    reports: list[VerifyReport] = []
+    with exclusive_lock(log):
+        reader = threading.Thread(target=lambda: reports.append(verify(log)))
+        reader.start()
+        reader.join(timeout=0.3)
+        assert reader.is_alive() and not reports  # blocked: a run may be half-appended
+    reader.join(timeout=30)
+    assert len(reports) == 1 and reports[0].ok
+
+
+def test_verify_creates_nothing_in_the_folder_it_reads(tmp_path: Path) -> None:
+    (tmp_path / "copy").mkdir()
+    verify(tmp_path / "copy")
+    assert list((tmp_path / "copy").iterdir()) == []
 
 
 CONCURRENT_WRITER = textwrap.dedent(

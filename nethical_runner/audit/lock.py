@@ -9,13 +9,23 @@ holder dies, so a killed run never leaves the log locked.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: the package still imports, appending reports why not
+    fcntl = None  # type: ignore[assignment]
+
 LOCK_NAME = ".lock"
+
+
+def _flock(fd: int, operation: str) -> None:
+    if fcntl is None:
+        raise OSError("the audit log's lock needs fcntl.flock, which this system does not have")
+    fcntl.flock(fd, getattr(fcntl, operation))
 
 
 @contextmanager
@@ -24,7 +34,7 @@ def exclusive_lock(directory: Path) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _flock(fd, "LOCK_EX")
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
@@ -32,15 +42,17 @@ def exclusive_lock(directory: Path) -> Iterator[None]:
 
 @contextmanager
 def shared_lock(directory: Path) -> Iterator[None]:
-    """Hold the lock for reading. A log that cannot be locked (a read-only copy, a folder that
-    does not exist) is read unlocked: nobody can be appending to it through this lock anyway."""
+    """Hold the lock for reading, without creating anything: a folder without a lock file (a
+    copy, a folder that is not a log, one that does not exist) has no writer to wait for."""
     try:
-        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        fd: int | None = os.open(directory / LOCK_NAME, os.O_RDONLY)
     except OSError:
+        fd = None
+    if fd is None:
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
+        _flock(fd, "LOCK_SH")
         yield
     finally:
         os.close(fd)
