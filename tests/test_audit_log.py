@@ -419,6 +419,16 @@ def test_a_modified_event_is_named_by_chunk_and_index(tmp_path: Path) -> None:
     assert len(report.problems) == 1
 
 
+def test_an_event_whose_index_field_was_edited_is_named_as_modified(tmp_path: Path) -> None:
+    log = build_log(tmp_path / "log")
+    chunk = load(chunk_path(log, 1))
+    chunk["events"][2] = chunk["events"][2].replace('"index":2', '"index":7')
+    save(chunk_path(log, 1), chunk)
+    report = verify(log)
+    assert_problem(report, "modified", "chunks/chunk_000001.json", "modified event 2 (position 2")
+    assert len(report.problems) == 1
+
+
 def test_an_event_rewritten_with_its_hashes_is_caught_by_the_heads(tmp_path: Path) -> None:
     log = build_log(tmp_path / "log")
     chunk = load(chunk_path(log, 1))

@@ -420,8 +420,17 @@ def _event_findings(
     expected = list(range(first, first + chunk.event_count))
     parsed = [_parse_event(text) for text in chunk.events]
     indexes = [_index_of(event) for event in parsed]
-    if indexes != expected:
-        yield from _order_findings(indexes, expected)
+    hashes = [leaf_hash(text.encode("utf-8")).hex() for text in chunk.events]
+    edited = _edited_in_place(indexes, expected, hashes, chunk.leaf_hashes)
+    for position in sorted(edited):
+        yield (
+            "modified",
+            f"modified event {expected[position]} (position {position} in this chunk): its "
+            "index field was changed too, and its bytes match no recorded leaf hash",
+        )
+    placed = [expected[p] if p in edited else index for p, index in enumerate(indexes)]
+    if placed != expected:
+        yield from _order_findings(placed, expected)
     if len(chunk.leaf_hashes) != chunk.event_count:
         yield (
             "malformed",
@@ -429,14 +438,14 @@ def _event_findings(
         )
         return
     checked: set[int] = set()
-    for position, (text, event, index) in enumerate(
-        zip(chunk.events, parsed, indexes, strict=True)
-    ):
-        if index is None or index in checked or not first <= index < first + chunk.event_count:
-            continue  # reported above as modified, inserted or repeated
+    for position, (text, event, index) in enumerate(zip(chunk.events, parsed, placed, strict=True)):
+        if position in edited or index is None or index in checked:
+            continue  # reported above as modified, or as a repeated event
+        if not first <= index < first + chunk.event_count:
+            continue  # reported above as inserted
         checked.add(index)
         data = text.encode("utf-8")
-        if leaf_hash(data).hex() != chunk.leaf_hashes[index - first]:
+        if hashes[position] != chunk.leaf_hashes[index - first]:
             yield (
                 "modified",
                 f"modified event {index} (position {position} in this chunk): its bytes do not "
@@ -444,6 +453,25 @@ def _event_findings(
             )
         elif event is not None and canonical_json(event) != data:
             yield "malformed", f"event {index} is not stored as canonical JSON"
+
+
+def _edited_in_place(
+    indexes: Sequence[int | None],
+    expected: Sequence[int],
+    hashes: Sequence[str],
+    recorded: Sequence[str],
+) -> set[int]:
+    """Positions holding an event that is no recorded event and sits under the wrong (or no)
+    index, in a chunk that still has its declared length: one event edited in place, index
+    field included, rather than one removed and another inserted."""
+    if len(indexes) != len(expected):
+        return set()
+    known = set(recorded)
+    return {
+        position
+        for position, index in enumerate(indexes)
+        if index != expected[position] and hashes[position] not in known
+    }
 
 
 def _order_findings(
@@ -496,10 +524,11 @@ def _index_of(event: dict[str, Any] | None) -> int | None:
 def _roots_at(leaves: Sequence[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
     """The tree root after the first ``size`` leaves, for each size, in one pass."""
     wanted = set(sizes)
+    last = max(wanted, default=0)
     frontier = MerkleFrontier()
     roots = {0: frontier.root()} if 0 in wanted else {}
     for leaf in leaves:
-        if frontier.size >= max(wanted, default=0):
+        if frontier.size >= last:
             break
         frontier.append(leaf)
         if frontier.size in wanted:
