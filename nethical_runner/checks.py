@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nethical_runner.audit.trail import AuditTrail
 from nethical_runner.gate import judge, thresholds
 from nethical_runner.pipeline import CohortFailure, CohortResult, SpecResult
 from nethical_runner.sla import declared_targets
@@ -109,7 +110,22 @@ def sla_checks(spec: Spec) -> list[Check]:
     return checks
 
 
-CHECK_PROVIDERS: tuple[Callable[[Spec], list[Check]], ...] = (gate_checks, sla_checks)
+def audit_checks(spec: Spec) -> list[Check]:
+    """``audit[verify]`` once per spec with ``audit.enabled``: after the spec trained, its
+    audit log verifies and holds this run's events."""
+    if not spec.cohorts[0].config.audit.enabled:
+        return []
+
+    def evaluate(result: SpecResult) -> Outcome:
+        if result.audit is None:
+            return Outcome(False, "audit is enabled but this run recorded no audit log")
+        verdict = AuditTrail(result.audit).judge()
+        return Outcome(verdict.passed, verdict.message, properties=verdict.properties)
+
+    return [Check("audit", "verify", None, ("audit", "enabled"), evaluate)]
+
+
+CHECK_PROVIDERS: tuple[Callable[[Spec], list[Check]], ...] = (gate_checks, sla_checks, audit_checks)
 
 
 def collect_checks(spec: Spec) -> list[Check]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nethical_runner import __version__
+from nethical_runner.audit.cli import add_audit_parser, run_audit_command
 from nethical_runner.checks import collect_checks
 from nethical_runner.models import SEED_TYPES
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
@@ -65,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     audit = train.add_argument_group("audit logging")
     audit.add_argument("--enable-audit", action="store_true", help="enable Merkle audit logging")
-    audit.add_argument("--audit-path", default="training_audit_logs", help="audit log folder")
+    audit.add_argument(
+        "--audit-path",
+        type=Path,
+        default=None,
+        help="audit log folder (default: <out>/audit, the seed's training_audit_logs moved "
+        "under the output root)",
+    )
     drift = train.add_argument_group("drift tracking")
     drift.add_argument(
         "--enable-drift-tracking", action="store_true", help="enable ethical drift tracking"
@@ -101,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prefix_option(validate)
 
     commands.add_parser("schema", help="print the JSON Schema of spec files")
+    add_audit_parser(commands)
     return parser
 
 
@@ -135,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "validate":
         return _validate(args.specs, _prefixes(args))
+    if args.command == "audit":
+        return run_audit_command(args)
     if args.command == "train":
         try:
             specs = [_spec_from_flags(args, model_type) for model_type in _model_types(args)]
@@ -150,10 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(error, file=sys.stderr)
             return EXIT_ERROR
     sla_dir = getattr(args, "sla_report_dir", None)
+    audit_dir = getattr(args, "audit_path", None)
     settings = RunSettings(
         args.out.resolve(),
         cache_dir=args.cache_dir.resolve() if args.cache_dir else default_cache_dir(),
         sla_dir=sla_dir.resolve() if sla_dir else None,
+        audit_dir=audit_dir.resolve() if audit_dir else None,
     )
     return _train(specs, settings, strict=args.strict)
 
@@ -188,6 +200,8 @@ def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
     }
     if args.enable_sla_monitoring:
         raw["sla"] = {}  # the seed's targets
+    if args.enable_audit:
+        raw["audit"] = {"enabled": True}
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     return build_spec(COMMAND_LINE, Document(raw), digest)
 
@@ -202,6 +216,7 @@ def _train(specs: list[Spec], settings: RunSettings, *, strict: bool) -> int:
                 errored = True
             elif not cohort.promoted or (cohort.sla is not None and cohort.sla.failed):
                 gate_missed = True
+        errored = errored or bool(result.audit and result.audit.error)
     if errored:
         return EXIT_ERROR
     return EXIT_GATE_MISSED if strict and gate_missed else EXIT_OK
@@ -227,6 +242,8 @@ def print_result(result: SpecResult) -> None:
         print(f"  metrics saved to {cohort.metrics_path}")
         if cohort.sla is not None:
             print("\n".join(sla_summary_lines(cohort.sla)))
+    if result.audit is not None:
+        print(f"== {result.spec.name}: {result.audit.describe()}")
 
 
 if __name__ == "__main__":

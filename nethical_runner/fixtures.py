@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from nethical_runner.audit.trail import AuditTrail
 from nethical_runner.checks import cohort_result
 from nethical_runner.items import SESSION_KEY
 from nethical_runner.pipeline import SpecResult
@@ -51,3 +52,16 @@ def sla_report(
         return measured
 
     return report_of
+
+
+@pytest.fixture(scope="session")
+def audit_log(
+    training_result: Callable[[str | Path], SpecResult],
+) -> Callable[[str | Path], AuditTrail]:
+    """``audit_log("specs/logistic.yaml")`` -> the :class:`AuditTrail` of that spec's run in
+    this session: its ``events()``, ``verify()`` of the whole log, ``prove(index)``."""
+
+    def trail_of(spec_path: str | Path) -> AuditTrail:
+        return AuditTrail.of(training_result(spec_path))
+
+    return trail_of

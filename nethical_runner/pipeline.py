@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from nethical_runner import __version__
+from nethical_runner.audit import events as audit_events
+from nethical_runner.audit.recorder import AuditReceipt, AuditRecorder
 from nethical_runner.data import DataError, Dataset, Split, load_dataset, split_dataset
 from nethical_runner.fsutil import atomic_write_json
 from nethical_runner.gate import Verdict, decide
@@ -53,6 +55,7 @@ class RunSettings:
     run_id: str = field(default_factory=new_run_id)
     cache_dir: Path = field(default_factory=default_cache_dir)
     sla_dir: Path | None = None  # SLA reports; <out_dir>/sla when None
+    audit_dir: Path | None = None  # the audit log's folder; <out_dir>/audit when None
 
 
 @dataclass
@@ -93,23 +96,30 @@ class SpecResult:
     spec: Spec
     run_id: str
     cohorts: dict[str, CohortResult | CohortFailure]
+    audit: AuditReceipt | None = None  # where the run's audit events went, when enabled
 
 
 def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
     """Train every cohort of ``spec``; one cohort's failure does not stop the others."""
     results: dict[str, CohortResult | CohortFailure] = {}
+    audit = AuditRecorder.for_spec(spec, settings)
     for cohort in spec.cohorts:
         try:
-            results[cohort.id] = train_cohort(spec, cohort, settings)
+            results[cohort.id] = train_cohort(spec, cohort, settings, audit)
         except Exception as error:  # reported per cohort, so every check can say why it failed
+            audit.record("training_failed", cohort.id, **audit_events.training_failed(error))
             results[cohort.id] = CohortFailure(
                 cohort.id, f"{type(error).__name__}: {error}", traceback.format_exc()
             )
-    return SpecResult(spec, settings.run_id, results)
+    return SpecResult(spec, settings.run_id, results, audit.finish(spec, results))
 
 
-def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortResult:
+def train_cohort(
+    spec: Spec, cohort: Cohort, settings: RunSettings, audit: AuditRecorder | None = None
+) -> CohortResult:
+    audit = audit or AuditRecorder.disabled()
     config = cohort.config
+    audit.record("training_start", cohort.id, **audit_events.training_start(spec, config))
     model = REGISTRY[config.model.type].from_spec(
         config.model.params, config.model.estimator, spec.estimator_prefixes
     )
@@ -122,10 +132,12 @@ def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortRes
             root=spec.root,
             cache_dir=settings.cache_dir,
         )
+    audit.record("data_loaded", cohort.id, **audit_events.data_loaded(dataset, config))
     if dataset.token_columns:
         model = _reading_text(model, dataset)
     with _timed(stage_ms, "preprocessing"):
         split = split_dataset(dataset, config.data.split, config.training.seed)
+    audit.record("data_split", cohort.id, **audit_events.data_split(config.data.split, split))
     with _timed(stage_ms, "training"):
         model.fit(
             split.X_train,
@@ -134,6 +146,9 @@ def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortRes
             batch_size=config.training.batch_size,
             seed=config.training.seed,
         )
+    audit.record(
+        "training_completed", cohort.id, **audit_events.training_completed(config, stage_ms)
+    )
     with _timed(stage_ms, "validation"):
         probabilities = model.predict_proba(split.X_val)[:, 1]
         metrics = classification_metrics(
@@ -143,12 +158,21 @@ def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortRes
             ece_bins=config.metrics.ece_bins,
             ece_confidence=config.metrics.ece_confidence,
         )
+    audit.record("validation_metrics", cohort.id, **audit_events.validation_metrics(metrics))
     sla = _measure_sla(spec, cohort, settings, model, split, stage_ms)
+    if sla is not None:
+        reports = audit_events.report_files(
+            settings.out_dir, sla.report_path, sla.documentation_path
+        )
+        audit.record("sla_report", cohort.id, **reports)
     verdicts = decide(config.gate, metrics)
     promoted = all(v.passed for v in verdicts)
+    audit.record("gate_decision", cohort.id, **audit_events.gate_decision(verdicts, promoted))
     model_path, metrics_path = _save(
         spec, cohort, settings, model, dataset, metrics, verdicts, promoted, stage_ms
     )
+    saved = audit_events.model_saved(settings.out_dir, model_path, metrics_path)
+    audit.record("model_saved", cohort.id, **saved)
     return CohortResult(
         spec_name=spec.name,
         cohort_id=cohort.id,

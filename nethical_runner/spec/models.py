@@ -240,6 +240,17 @@ class SlaConfig(Section):
         return value
 
 
+class AuditConfig(Section):
+    """The tamper-evident audit log of training events (``<out>/audit``); off unless enabled."""
+
+    enabled: bool = Field(
+        False, description="Append every training run's events to the audit log and verify it."
+    )
+    chunk_size: int = Field(
+        1000, ge=1, le=1_000_000, description="Most events per chunk file of the audit log."
+    )
+
+
 class RunConfig(Section):
     """Everything one training run (one cohort) needs."""
 
@@ -258,6 +269,7 @@ class RunConfig(Section):
         None,
         description="Latency targets checked for every cohort; absent: no SLA checks.",
     )
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
 
 class CohortOverride(Section):
