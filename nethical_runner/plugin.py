@@ -46,10 +46,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "nethical(kind): a check generated from a nethical-runner spec"
     )
+    keep_specs_together(config)
     out_dir = Path(config.getoption("--nethical-out") or config.getini("nethical_out"))
     cache_option = config.getoption("--nethical-cache-dir")
     cache_dir = Path(cache_option).resolve() if cache_option else default_cache_dir()
@@ -57,6 +59,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = TrainingSession(settings)
     config.stash[SPEC_ROOTS_KEY] = _spec_roots(config)
     config.pluginmanager.register(fixtures, "nethical-fixtures")
+
+
+def keep_specs_together(config: pytest.Config) -> None:
+    """Under pytest-xdist, schedule by file: a spec is one file, so all its items run on one
+    worker and the spec trains once. ``load`` (the default of ``-n``) and ``worksteal`` would
+    spread a spec's items and train it on several workers; the other modes already keep a file
+    together and are left alone. (``loadgroup`` would do too, but it rewrites node ids in a way
+    that pytest 9.1's structured ids no longer allow.)"""
+    if getattr(config.option, "dist", "no") in {"load", "worksteal"}:
+        config.option.dist = "loadfile"
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if getattr(config.option, "dist", "no") == "loadfile":
+        return "nethical-runner: --dist loadfile, so each spec runs on one worker and trains once"
+    return None
 
 
 def _spec_roots(config: pytest.Config) -> tuple[Path, ...]:

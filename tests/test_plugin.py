@@ -183,3 +183,14 @@ def test_hand_written_tests_read_the_same_training_result(pytester: pytest.Pytes
     )
     pytester.runpytest("specs/", "test_mine.py").assert_outcomes(passed=5)
     assert len(model_files(pytester)) == 2
+
+
+def test_under_xdist_every_spec_trains_exactly_once(pytester: pytest.Pytester) -> None:
+    for name in ("one", "two", "three"):
+        write_spec(pytester, name=name)
+    result = pytester.runpytest("specs/", "-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines(["*--dist loadfile, so each spec runs on one worker*"])
+    trained = model_files(pytester)
+    assert len(trained) == 6  # two cohorts per spec, each trained on exactly one worker
+    assert sorted({name.split("__")[0] for name in trained}) == ["one", "three", "two"]
