@@ -28,10 +28,11 @@ from nethical_runner.data import DataError, Dataset, Split, load_dataset, split_
 from nethical_runner.fsutil import atomic_write_json
 from nethical_runner.gate import Verdict, decide
 from nethical_runner.metrics import classification_metrics
-from nethical_runner.models import REGISTRY, Model
+from nethical_runner.models import REGISTRY, Model, load_model
+from nethical_runner.resultcache import CachedTraining, ResultCache, cache_key
 from nethical_runner.sla import SlaResult, measure
 from nethical_runner.slareport import write_reports
-from nethical_runner.spec import Cohort, Spec
+from nethical_runner.spec import Cohort, RunConfig, Spec
 
 STAGES = ("data_load", "preprocessing", "training", "validation")
 
@@ -56,6 +57,7 @@ class RunSettings:
     cache_dir: Path = field(default_factory=default_cache_dir)
     sla_dir: Path | None = None  # SLA reports; <out_dir>/sla when None
     audit_dir: Path | None = None  # the audit log's folder; <out_dir>/audit when None
+    result_cache: ResultCache | None = None  # skip training an unchanged cohort when set
 
 
 @dataclass
@@ -75,6 +77,7 @@ class CohortResult:
     metrics_path: Path
     stage_ms: dict[str, float]
     sla: SlaResult | None = None
+    cached: bool = False  # served from the result cache instead of trained in this run
 
     def context(self) -> str:
         """``cohort alpha, 2000 samples, synthetic data`` for messages."""
@@ -138,26 +141,24 @@ def train_cohort(
     with _timed(stage_ms, "preprocessing"):
         split = split_dataset(dataset, config.data.split, config.training.seed)
     audit.record("data_split", cohort.id, **audit_events.data_split(config.data.split, split))
-    with _timed(stage_ms, "training"):
-        model.fit(
-            split.X_train,
-            split.y_train,
-            epochs=config.training.epochs,
-            batch_size=config.training.batch_size,
-            seed=config.training.seed,
-        )
+    cache = settings.result_cache
+    key = cache_key(config, dataset.fingerprint, spec.estimator_prefixes) if cache else ""
+    cached = cache.load(key) if cache else None
+    if cached is not None:
+        model, _ = load_model(cached.model_npz)
+        metrics = cached.metrics
+        stage_ms.update(cached.stage_ms)
+    else:
+        model, metrics = _train_and_validate(model, config, split, stage_ms)
+        if cache:
+            trained = CachedTraining(model.to_npz_bytes(), metrics, _trained_stages(stage_ms))
+            cache.store(key, trained)
     audit.record(
-        "training_completed", cohort.id, **audit_events.training_completed(config, stage_ms)
+        "training_completed",
+        cohort.id,
+        cached=cached is not None,
+        **audit_events.training_completed(config, stage_ms),
     )
-    with _timed(stage_ms, "validation"):
-        probabilities = model.predict_proba(split.X_val)[:, 1]
-        metrics = classification_metrics(
-            split.y_val,
-            probabilities,
-            threshold=config.metrics.decision_threshold,
-            ece_bins=config.metrics.ece_bins,
-            ece_confidence=config.metrics.ece_confidence,
-        )
     audit.record("validation_metrics", cohort.id, **audit_events.validation_metrics(metrics))
     sla = _measure_sla(spec, cohort, settings, model, split, stage_ms)
     if sla is not None:
@@ -169,7 +170,15 @@ def train_cohort(
     promoted = all(v.passed for v in verdicts)
     audit.record("gate_decision", cohort.id, **audit_events.gate_decision(verdicts, promoted))
     model_path, metrics_path = _save(
-        spec, cohort, settings, model, dataset, metrics, verdicts, promoted, stage_ms
+        spec,
+        cohort,
+        settings,
+        model,
+        dataset,
+        metrics,
+        verdicts,
+        promoted,
+        {"stage_ms": stage_ms, "cached": cached is not None},
     )
     saved = audit_events.model_saved(settings.out_dir, model_path, metrics_path)
     audit.record("model_saved", cohort.id, **saved)
@@ -187,7 +196,35 @@ def train_cohort(
         metrics_path=metrics_path,
         stage_ms=stage_ms,
         sla=sla,
+        cached=cached is not None,
     )
+
+
+def _train_and_validate(
+    model: Model, config: RunConfig, split: Split, stage_ms: dict[str, float]
+) -> tuple[Model, dict[str, Any]]:
+    with _timed(stage_ms, "training"):
+        model.fit(
+            split.X_train,
+            split.y_train,
+            epochs=config.training.epochs,
+            batch_size=config.training.batch_size,
+            seed=config.training.seed,
+        )
+    with _timed(stage_ms, "validation"):
+        probabilities = model.predict_proba(split.X_val)[:, 1]
+        metrics = classification_metrics(
+            split.y_val,
+            probabilities,
+            threshold=config.metrics.decision_threshold,
+            ece_bins=config.metrics.ece_bins,
+            ece_confidence=config.metrics.ece_confidence,
+        )
+    return model, metrics
+
+
+def _trained_stages(stage_ms: dict[str, float]) -> dict[str, float]:
+    return {stage: stage_ms[stage] for stage in ("training", "validation")}
 
 
 def _reading_text(model: Model, dataset: Dataset) -> Model:
@@ -243,7 +280,7 @@ def _save(
     metrics: dict[str, Any],
     verdicts: list[Verdict],
     promoted: bool,
-    stage_ms: dict[str, float],
+    extra: dict[str, Any],
 ) -> tuple[Path, Path]:
     """Write model and metrics under ``models/current`` or ``models/candidates``.
 
@@ -281,7 +318,7 @@ def _save(
             }
             for v in verdicts
         ],
-        "stage_ms": stage_ms,
+        **extra,
         "model_file": model_path.name,
         **{k: _plain(v) for k, v in metrics.items()},
     }

@@ -20,6 +20,7 @@ from nethical_runner.options import (
     OUT_DIR_HELP,
 )
 from nethical_runner.pipeline import RunSettings, default_cache_dir
+from nethical_runner.resultcache import ResultCache
 from nethical_runner.session import TrainingSession
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -30,6 +31,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nethical", "nethical-runner training specs")
     group.addoption("--nethical-out", metavar="DIR", default=None, help=OUT_DIR_HELP)
     group.addoption("--nethical-cache-dir", metavar="DIR", default=None, help=CACHE_DIR_HELP)
+    group.addoption(
+        "--nethical-no-cache",
+        action="store_true",
+        help="retrain every spec instead of reusing results of unchanged specs (pytest's "
+        "--cache-clear also starts from an empty cache)",
+    )
     parser.addini(
         "nethical_spec_dirs",
         type="linelist",
@@ -52,13 +59,30 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "nethical(kind): a check generated from a nethical-runner spec"
     )
     keep_specs_together(config)
+    config.stash[SPEC_ROOTS_KEY] = _spec_roots(config)
+    config.pluginmanager.register(fixtures, "nethical-fixtures")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Set up training here rather than at configure time, once pytest's cache (where
+    training results are kept) exists."""
+    config = session.config
     out_dir = Path(config.getoption("--nethical-out") or config.getini("nethical_out"))
     cache_option = config.getoption("--nethical-cache-dir")
     cache_dir = Path(cache_option).resolve() if cache_option else default_cache_dir()
-    settings = RunSettings(out_dir.resolve(), cache_dir=cache_dir)
+    settings = RunSettings(
+        out_dir.resolve(), cache_dir=cache_dir, result_cache=_result_cache(config)
+    )
     config.stash[SESSION_KEY] = TrainingSession(settings)
-    config.stash[SPEC_ROOTS_KEY] = _spec_roots(config)
-    config.pluginmanager.register(fixtures, "nethical-fixtures")
+
+
+def _result_cache(config: pytest.Config) -> ResultCache | None:
+    """Training results live in pytest's own cache folder, so ``--cache-clear`` empties them
+    and ``-p no:cacheprovider`` turns them off like every other cached state."""
+    cache = getattr(config, "cache", None)
+    if cache is None or config.getoption("--nethical-no-cache"):
+        return None
+    return ResultCache(cache.mkdir("nethical-results"))
 
 
 def keep_specs_together(config: pytest.Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,10 @@ def create_model(type_name: str, params: dict[str, Any] | None = None) -> Model:
     return model_class(model_class.Params.model_validate(params or {}))
 
 
-def load_model(path: Path) -> tuple[Model, dict[str, Any]]:
-    """A saved model and the metadata stored with it, read without pickle."""
-    meta, arrays = read_npz(path)
+def load_model(source: Path | bytes) -> tuple[Model, dict[str, Any]]:
+    """A saved model (a ``.npz`` file or its bytes) and the metadata stored with it, read
+    without pickle."""
+    meta, arrays = read_npz(io.BytesIO(source) if isinstance(source, bytes) else source)
     model = create_model(meta["type"], meta["params"])
     model.set_state(arrays)
     return model, meta["metadata"]

@@ -12,7 +12,7 @@ import io
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -116,9 +116,9 @@ def estimator_from_array(blob: np.ndarray, allowed_prefixes: tuple[str, ...]) ->
     return skops.io.loads(data, trusted=unknown)
 
 
-def read_npz(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_npz(source: Path | IO[bytes]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metadata and arrays of a saved model; ``allow_pickle=False`` so a file cannot run code."""
-    with np.load(path, allow_pickle=False) as archive:
+    with np.load(source, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     meta = json.loads(arrays.pop(_META_KEY).tobytes().decode())
     return meta, arrays
