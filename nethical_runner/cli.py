@@ -229,7 +229,7 @@ def print_result(result: SpecResult) -> None:
             print(f"  training failed: {cohort.reason}")
             continue
         print(f"  data: {cohort.dataset.label}: {cohort.dataset.description}")
-        rows = f"{cohort.split.y_train.size} train, {cohort.metrics['samples']} validation"
+        rows = f"{cohort.split.train_rows} train, {cohort.metrics['samples']} validation"
         print(f"  rows: {rows}")
         for name in ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece"):
             value = cohort.metrics[name]

@@ -13,7 +13,7 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +24,15 @@ import numpy as np
 from nethical_runner import __version__
 from nethical_runner.audit import events as audit_events
 from nethical_runner.audit.recorder import AuditReceipt, AuditRecorder
-from nethical_runner.data import DataError, Dataset, Split, load_dataset, split_dataset
+from nethical_runner.data import (
+    DataError,
+    Dataset,
+    Split,
+    StreamedData,
+    load_dataset,
+    split_dataset,
+    stream_data,
+)
 from nethical_runner.fsutil import atomic_write_json
 from nethical_runner.gate import Verdict, decide
 from nethical_runner.metrics import classification_metrics
@@ -127,32 +135,32 @@ def train_cohort(
         config.model.params, config.model.estimator, spec.estimator_prefixes
     )
     stage_ms: dict[str, float] = {}
-    with _timed(stage_ms, "data_load"):
-        dataset = load_dataset(
-            config.data,
-            synthetic_kind=model.synthetic_kind(model.params),
-            seed=config.training.seed,
-            root=spec.root,
-            cache_dir=settings.cache_dir,
-        )
-    audit.record("data_loaded", cohort.id, **audit_events.data_loaded(dataset, config))
-    if dataset.token_columns:
-        model = _reading_text(model, dataset)
-    with _timed(stage_ms, "preprocessing"):
-        split = split_dataset(dataset, config.data.split, config.training.seed)
-    audit.record("data_split", cohort.id, **audit_events.data_split(config.data.split, split))
-    cache = settings.result_cache
-    key = cache_key(config, dataset.fingerprint, spec.estimator_prefixes) if cache else ""
-    cached = cache.load(key) if cache else None
-    if cached is not None:
-        model, _ = load_model(cached.model_npz)
-        metrics = cached.metrics
-        stage_ms.update(cached.stage_ms)
-    else:
-        model, metrics = _train_and_validate(model, config, split, stage_ms)
-        if cache:
-            trained = CachedTraining(model.to_npz_bytes(), metrics, _trained_stages(stage_ms))
-            cache.store(key, trained)
+    with ExitStack() as stack:
+        with _timed(stage_ms, "data_load"):
+            dataset, streamed = _load_data(spec, config, model, settings, stack)
+        audit.record("data_loaded", cohort.id, **audit_events.data_loaded(dataset, config))
+        if dataset.token_columns:
+            model = _reading_text(model, dataset)
+        with _timed(stage_ms, "preprocessing"):
+            split = (
+                streamed.split
+                if streamed
+                else split_dataset(dataset, config.data.split, config.training.seed)
+            )
+        audit.record("data_split", cohort.id, **audit_events.data_split(config.data.split, split))
+        cache = settings.result_cache
+        key = cache_key(config, dataset.fingerprint, spec.estimator_prefixes) if cache else ""
+        cached = cache.load(key) if cache else None
+        if cached is not None:
+            model, _ = load_model(cached.model_npz)
+            metrics = cached.metrics
+            stage_ms.update(cached.stage_ms)
+        else:
+            chunks = streamed.train_chunks if streamed else None
+            model, metrics = _train_and_validate(model, config, split, chunks, stage_ms)
+            if cache:
+                trained = CachedTraining(model.to_npz_bytes(), metrics, _trained_stages(stage_ms))
+                cache.store(key, trained)
     audit.record(
         "training_completed",
         cohort.id,
@@ -200,17 +208,50 @@ def train_cohort(
     )
 
 
+def _load_data(
+    spec: Spec, config: RunConfig, model: Model, settings: RunSettings, stack: ExitStack
+) -> tuple[Dataset, StreamedData | None]:
+    """The cohort's rows; a CSV with ``chunk_rows`` is streamed (its spill file lives as long
+    as ``stack``) and only its validation rows are held in memory."""
+    if config.data.csv is not None and config.data.csv.chunk_rows:
+        if not hasattr(model, "fit_chunks"):
+            raise DataError(
+                f"data.csv.chunk_rows: {model.type_name} cannot train from chunks; "
+                "logistic can, or drop chunk_rows to load the whole table"
+            )
+        streamed = stack.enter_context(stream_data(config.data, spec.root))
+        return streamed.dataset, streamed
+    dataset = load_dataset(
+        config.data,
+        synthetic_kind=model.synthetic_kind(model.params),
+        seed=config.training.seed,
+        root=spec.root,
+        cache_dir=settings.cache_dir,
+    )
+    return dataset, None
+
+
 def _train_and_validate(
-    model: Model, config: RunConfig, split: Split, stage_ms: dict[str, float]
+    model: Model,
+    config: RunConfig,
+    split: Split,
+    chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]] | None,
+    stage_ms: dict[str, float],
 ) -> tuple[Model, dict[str, Any]]:
+    training = config.training
     with _timed(stage_ms, "training"):
-        model.fit(
-            split.X_train,
-            split.y_train,
-            epochs=config.training.epochs,
-            batch_size=config.training.batch_size,
-            seed=config.training.seed,
-        )
+        if chunks is not None:
+            model.fit_chunks(  # type: ignore[attr-defined]
+                chunks, epochs=training.epochs, batch_size=training.batch_size, seed=training.seed
+            )
+        else:
+            model.fit(
+                split.X_train,
+                split.y_train,
+                epochs=training.epochs,
+                batch_size=training.batch_size,
+                seed=training.seed,
+            )
     with _timed(stage_ms, "validation"):
         probabilities = model.predict_proba(split.X_val)[:, 1]
         metrics = classification_metrics(
@@ -304,7 +345,7 @@ def _save(
         "data": {
             "source": dataset.label,
             "description": dataset.description,
-            "rows": int(dataset.y.size),
+            "rows": dataset.rows,
             "sha256": dataset.fingerprint,
             "features": list(dataset.feature_names),
         },

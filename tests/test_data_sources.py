@@ -223,3 +223,42 @@ def test_a_fallback_pass_is_marked_in_pytest(
         ["*passed on synthetic fallback data, not the declared data: gate max_ece: *"
          "synthetic (fallback: no_credentials: *"]
     )  # fmt: skip
+
+
+def write_risk_rows(path: Path, rows: int) -> None:
+    rng = np.random.default_rng(5)
+    X = rng.random((rows, 5)).round(5)
+    y = (X[:, 0] + X[:, 1] + rng.logistic(0, 0.05, rows) > 1).astype(int)
+    header = "violation_count,severity_max,recency_score,frequency_score,context_risk,label"
+    lines = [header] + [",".join(map(str, r)) + f",{label}" for r, label in zip(X, y, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_csv_read_in_chunks_trains_like_the_whole_table(tmp_path: Path) -> None:
+    write_risk_rows(tmp_path / "big.csv", 5000)
+    whole = trained(run(tmp_path, CSV_MODEL + "  csv: {path: big.csv}\n"))
+    one_chunk = trained(run(tmp_path, CSV_MODEL + "  csv: {path: big.csv, chunk_rows: 10000}\n"))
+    assert one_chunk.metrics["accuracy"] == pytest.approx(whole.metrics["accuracy"], abs=1e-12)
+    assert one_chunk.dataset.fingerprint != whole.dataset.fingerprint  # hashed chunk-wise
+    chunked = trained(run(tmp_path, CSV_MODEL + "  csv: {path: big.csv, chunk_rows: 1000}\n"))
+    assert chunked.split.train_rows == 4000 and chunked.split.y_val.size == 1000
+    assert chunked.split.X_train.size == 0  # training rows never held in memory at once
+    assert chunked.dataset.rows == 5000
+    assert chunked.dataset.description == "csv big.csv (5000 rows, read 1000 at a time)"
+    assert chunked.metrics["accuracy"] >= 0.9
+    assert abs(chunked.metrics["accuracy"] - whole.metrics["accuracy"]) < 0.02
+
+
+def test_chunked_reading_needs_an_incremental_model_and_a_temporal_split(tmp_path: Path) -> None:
+    write_risk_rows(tmp_path / "big.csv", 2000)
+    body = (
+        "model: {type: heuristic}\ndata:\n  source: csv\n  csv: {path: big.csv, chunk_rows: 1000}\n"
+    )
+    assert "heuristic cannot train from chunks" in failure(run(tmp_path, body))
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "version: 1\nname: s\nmodel: {type: logistic}\ndata:\n  source: csv\n"
+        "  csv: {path: big.csv, chunk_rows: 1000}\n  split: {method: stratified}\n"
+    )
+    with pytest.raises(SpecError, match=r"split\.method: chunk_rows needs the temporal split"):
+        load_spec(path)

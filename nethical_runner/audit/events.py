@@ -117,7 +117,7 @@ def data_loaded(dataset: Dataset, config: RunConfig) -> dict[str, Any]:
     return {
         "source": dataset.source,
         "description": dataset.description,
-        "rows": int(dataset.y.size),
+        "rows": dataset.rows,
         "features": list(dataset.feature_names),
         "sha256": dataset.fingerprint,
         "data_seed": data_seed,
@@ -128,7 +128,7 @@ def data_split(config: SplitConfig, split: Split) -> dict[str, Any]:
     return {
         "method": config.method,
         "train_fraction": config.train_fraction,
-        "train_rows": int(split.y_train.size),
+        "train_rows": split.train_rows,
         "validation_rows": int(split.y_val.size),
     }
 

@@ -8,6 +8,8 @@ source: a pass on synthetic rows that stood in for unavailable real data says
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,16 @@ from nethical_runner.spec.models import DataConfig, SplitConfig
 
 DEFAULT_SYNTHETIC_SAMPLES = 10_000
 
-__all__ = ["DataError", "DataUnavailable", "Dataset", "Split", "load_dataset", "split_dataset"]
+__all__ = [
+    "DataError",
+    "DataUnavailable",
+    "Dataset",
+    "Split",
+    "StreamedData",
+    "load_dataset",
+    "split_dataset",
+    "stream_data",
+]
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,11 @@ class Dataset:
     description: str
     fallback_reason: str | None = None
     token_columns: int = 0  # trailing columns of X holding byte tokens of text
+    streamed: tuple[int, str] | None = None  # (all rows, SHA-256) when X holds only a part
+
+    @property
+    def rows(self) -> int:
+        return self.streamed[0] if self.streamed else int(self.y.size)
 
     @property
     def label(self) -> str:
@@ -43,6 +59,8 @@ class Dataset:
     @property
     def fingerprint(self) -> str:
         """SHA-256 over the feature bytes, the labels and the feature names."""
+        if self.streamed:
+            return self.streamed[1]
         digest = hashlib.sha256()
         for array in (self.X, self.y):
             digest.update(f"{array.dtype.str}{array.shape}".encode())
@@ -53,10 +71,51 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Split:
-    X_train: np.ndarray
+    X_train: np.ndarray  # empty when the training rows were streamed from disk
     y_train: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
+    streamed_train_rows: int | None = None
+
+    @property
+    def train_rows(self) -> int:
+        return (
+            self.streamed_train_rows if self.streamed_train_rows is not None else self.y_train.size
+        )
+
+
+@dataclass(frozen=True)
+class StreamedData:
+    """A CSV read in chunks: the validation rows in memory, the training rows on demand."""
+
+    dataset: Dataset
+    split: Split
+    train_chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]
+
+
+@contextmanager
+def stream_data(config: DataConfig, root: Path) -> Iterator[StreamedData]:
+    assert config.csv is not None and config.csv.chunk_rows is not None
+    from nethical_runner.data.streaming import stream_csv  # pandas: only for tables
+
+    path = _csv_path(config, root)
+    with stream_csv(
+        path,
+        config.csv,
+        config.csv.path,
+        limit=config.samples,
+        train_fraction=config.split.train_fraction,
+        chunk_rows=config.csv.chunk_rows,
+    ) as table:
+        rows = table.n_train + table.y_val.size
+        dataset = Dataset(
+            table.X_val, table.y_val, table.feature_names, "csv",
+            f"csv {config.csv.path} ({rows} rows, read {config.csv.chunk_rows} at a time)",
+            streamed=(rows, table.sha256),
+        )  # fmt: skip
+        empty = np.empty((0, len(table.feature_names)))
+        split = Split(empty, np.empty(0, np.int64), table.X_val, table.y_val, table.n_train)
+        yield StreamedData(dataset, split, table.train_chunks)
 
 
 def load_dataset(
@@ -92,13 +151,19 @@ def _synthetic(config: DataConfig, kind: str, seed: int, fallback: str | None) -
     return Dataset(X, y, names, "synthetic", description, fallback)
 
 
-def _from_csv(config: DataConfig, root: Path) -> Dataset:
+def _csv_path(config: DataConfig, root: Path) -> Path:
     assert config.csv is not None
     path = (root / config.csv.path).resolve()
     if not path.is_relative_to(root.resolve()):
         raise DataError(f"data.csv.path {config.csv.path!r} leaves the project root {root}")
     if not path.is_file():
         raise DataUnavailable("missing_file", f"{config.csv.path}: file not found")
+    return path
+
+
+def _from_csv(config: DataConfig, root: Path) -> Dataset:
+    assert config.csv is not None
+    path = _csv_path(config, root)
     from nethical_runner.data.tables import read_table  # pandas: only for tables
 
     table = read_table(path, config.csv, config.csv.path, config.samples)

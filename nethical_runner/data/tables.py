@@ -9,6 +9,7 @@ and the column, with a NaN policy the spec chooses.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,30 @@ def read_table(path: Path, config: TableConfig, shown: str, limit: int | None) -
         raise DataError(f"{shown}: cannot be read as CSV: {error}") from None
     if frame.empty:
         raise DataError(f"{shown}: the table has no rows")
+    return frame_to_table(frame, config, shown, choose_columns(frame, config, shown))
+
+
+def read_table_chunks(
+    path: Path, config: TableConfig, shown: str, limit: int | None, chunk_rows: int
+) -> Iterator[Table]:
+    """The same rows as :func:`read_table`, ``chunk_rows`` at a time, so a file larger than
+    memory can be read; the columns are chosen from the first chunk and kept for all."""
+    try:
+        reader = pd.read_csv(
+            path, sep=config.delimiter, nrows=limit, chunksize=chunk_rows, low_memory=False
+        )
+        columns: tuple[list[str], str] | None = None
+        for frame in reader:
+            columns = columns or choose_columns(frame, config, shown)
+            yield frame_to_table(frame, config, shown, columns)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"{shown}: cannot be read as CSV: {error}") from None
+    if columns is None:
+        raise DataError(f"{shown}: the table has no rows")
+
+
+def choose_columns(frame: pd.DataFrame, config: TableConfig, shown: str) -> tuple[list[str], str]:
+    """Feature columns and label column, as declared or by the seed's rule."""
     duplicated = [str(c) for c in frame.columns if str(c).rsplit(".", 1)[0] in _dupe_bases(frame)]
     if duplicated:
         raise DataError(f"{shown}: duplicated column names: {', '.join(duplicated)}")
@@ -55,6 +80,13 @@ def read_table(path: Path, config: TableConfig, shown: str, limit: int | None) -
         raise DataError(f"{shown}: no column {missing[0]!r}; columns: {_listing(frame)}")
     if label in features:
         raise DataError(f"{shown}: column {label!r} is both the label and a feature")
+    return features, label
+
+
+def frame_to_table(
+    frame: pd.DataFrame, config: TableConfig, shown: str, columns: tuple[list[str], str]
+) -> Table:
+    features, label = columns
     frame = _apply_na_policy(frame[[*features, label]], config.na, shown)
     y = _binary_labels(frame[label], config.positive, shown, label)
     numeric = [f for f in features if pd.api.types.is_numeric_dtype(frame[f])]
@@ -107,10 +139,12 @@ def _apply_na_policy(frame: pd.DataFrame, policy: str, shown: str) -> pd.DataFra
     if policy == "error":
         column = str(missing.any().idxmax())
         rows = np.flatnonzero(missing[column].to_numpy())
-        # +2: one header line, and file lines count from 1.
+        # The index counts rows of the whole file (also in chunks); +2 for the header line and
+        # because file lines count from 1.
+        first_line = int(frame.index[rows[0]]) + 2
         raise DataError(
             f"{shown}: column {column!r} has {rows.size} missing values (first at line "
-            f"{rows[0] + 2}); set na: drop to skip such rows"
+            f"{first_line}); set na: drop to skip such rows"
         )
     kept = frame[~missing.any(axis=1)]
     if kept.empty:

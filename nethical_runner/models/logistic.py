@@ -8,7 +8,8 @@ cost of small batches (a million rows at batch 32 is 31,250 calls per epoch).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field
@@ -55,6 +56,34 @@ class LogisticModel(Model):
         self.coef_, self.intercept_ = coef, np.array(intercept)
         return self
 
+    def fit_chunks(
+        self,
+        chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
+        *,
+        epochs: int,
+        batch_size: int,
+        seed: int,
+    ) -> LogisticModel:
+        """Train on data too large for memory: ``chunks()`` yields (features, labels) pieces
+        and is called once for the scaling statistics and once per epoch."""
+        self.mean_, self.scale_ = streaming_standardizer(chunks)
+
+        def standardized() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for X, y in chunks():
+                yield (check_features(X) - self.mean_) / self.scale_, check_labels(y, len(X))
+
+        coef, intercept = fit_logistic_pieces(
+            standardized,
+            self.mean_.size,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            learning_rate=self.params.learning_rate,
+            l2=self.params.l2,
+        )
+        self.coef_, self.intercept_ = coef, np.array(intercept)
+        return self
+
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         X = check_features(X, self.coef_.size)
         return ((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
@@ -85,30 +114,75 @@ def fit_logistic(
     learning_rate: float,
     l2: float,
 ) -> tuple[np.ndarray, float]:
-    """Weights and bias of L2-regularised logistic regression by mini-batch Adam.
+    """Weights and bias of L2-regularised logistic regression by mini-batch Adam."""
+    return fit_logistic_pieces(
+        lambda: iter([(X, labels)]),
+        X.shape[1],
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        learning_rate=learning_rate,
+        l2=l2,
+    )
 
-    Works on dense arrays and on CSR matrices alike (the anomaly model's hashed n-grams), since
-    a batch only needs row slicing and a transposed product.
-    """
-    n, d = X.shape
-    theta = np.zeros(d + 1)  # weights then bias
+
+def fit_logistic_pieces(
+    pieces: Callable[[], Iterator[tuple[Any, np.ndarray]]],
+    n_features: int,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    learning_rate: float,
+    l2: float,
+) -> tuple[np.ndarray, float]:
+    """The same optimisation over data that arrives in pieces (chunks of a file larger than
+    memory): each epoch walks the pieces in order and shuffles the rows within each piece.
+    With a single piece this is ordinary mini-batch training over a full shuffle."""
+    theta = np.zeros(n_features + 1)  # weights then bias
     first_moment = np.zeros_like(theta)
     second_moment = np.zeros_like(theta)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
-    penalty = np.append(np.full(d, l2), 0.0)
+    penalty = np.append(np.full(n_features, l2), 0.0)
     rng = np.random.default_rng(seed)
     step = 0
     for _ in range(epochs):
-        order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            batch = order[start : start + batch_size]
-            Xb = X[batch]
-            error = sigmoid(Xb @ theta[:-1] + theta[-1]) - labels[batch]
-            grad = np.append(Xb.T @ error, error.sum()) / batch.size + penalty * theta
-            step += 1
-            first_moment = beta1 * first_moment + (1 - beta1) * grad
-            second_moment = beta2 * second_moment + (1 - beta2) * grad * grad
-            corrected_first = first_moment / (1 - beta1**step)
-            corrected_second = second_moment / (1 - beta2**step)
-            theta -= learning_rate * corrected_first / (np.sqrt(corrected_second) + eps)
+        for X, labels in pieces():
+            order = rng.permutation(labels.size)
+            for start in range(0, labels.size, batch_size):
+                batch = order[start : start + batch_size]
+                Xb = X[batch]
+                error = sigmoid(Xb @ theta[:-1] + theta[-1]) - labels[batch]
+                grad = np.append(Xb.T @ error, error.sum()) / batch.size + penalty * theta
+                step += 1
+                first_moment = beta1 * first_moment + (1 - beta1) * grad
+                second_moment = beta2 * second_moment + (1 - beta2) * grad * grad
+                corrected_first = first_moment / (1 - beta1**step)
+                corrected_second = second_moment / (1 - beta2**step)
+                theta -= learning_rate * corrected_first / (np.sqrt(corrected_second) + eps)
     return theta[:-1].copy(), float(theta[-1])
+
+
+def streaming_standardizer(
+    chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale over all chunks in one pass (Chan et al.'s pairwise update of means and
+    squared deviations), numerically as good as computing them on the whole table."""
+    count, mean, squares = 0, np.zeros(0), np.zeros(0)
+    for X, _ in chunks():
+        X = check_features(X)
+        n_b, mean_b = X.shape[0], X.mean(axis=0)
+        squares_b = ((X - mean_b) ** 2).sum(axis=0)
+        if count == 0:
+            count, mean, squares = n_b, mean_b, squares_b
+            continue
+        delta = mean_b - mean
+        total = count + n_b
+        mean = mean + delta * n_b / total
+        squares = squares + squares_b + delta**2 * count * n_b / total
+        count = total
+    if count == 0:
+        raise ValueError("no training rows")
+    scale = np.sqrt(squares / count)
+    scale[scale == 0] = 1.0
+    return mean, scale

@@ -69,6 +69,13 @@ class CsvConfig(TableConfig):
     path: str = Field(
         min_length=1, description="CSV file, relative to the project root; may not leave it."
     )
+    chunk_rows: int | None = Field(
+        None,
+        ge=1000,
+        le=10_000_000,
+        description="Read and train this many rows at a time, so a file larger than memory "
+        "can be used (models that train incrementally: logistic; temporal split only).",
+    )
 
 
 class KaggleConfig(TableConfig):
@@ -123,6 +130,8 @@ class DataConfig(Section):
                 problems.append(((), f"source {source} needs a {source} section"))
             elif self.source != source and getattr(self, source) is not None:
                 problems.append(((source,), f"only read when source is {source}"))
+        if self.csv is not None and self.csv.chunk_rows and self.split.method != "temporal":
+            problems.append((("split", "method"), "chunk_rows needs the temporal split"))
         if self.source == "synthetic" and self.fallback != "none":
             problems.append((("fallback",), "applies only to csv and kaggle sources"))
         return problems
