@@ -12,14 +12,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from nethical_runner.models.base import (
-    Model,
-    ModelParams,
-    check_features,
-    check_labels,
-    estimator_from_array,
-    estimator_to_array,
-)
+from nethical_runner.models.base import ModelParams, check_features, check_labels
+from nethical_runner.models.sklearn_estimator import EstimatorBacked
 
 
 class CorrelationParams(ModelParams):
@@ -29,7 +23,7 @@ class CorrelationParams(ModelParams):
     l2_regularization: float = Field(0.0, ge=0.0, le=1e4, description="L2 on leaf values.")
 
 
-class CorrelationModel(Model):
+class CorrelationModel(EstimatorBacked):
     type_name = "correlation"
     Params = CorrelationParams
     params: CorrelationParams
@@ -46,7 +40,7 @@ class CorrelationModel(Model):
         self.n_features_ = np.array(X.shape[1])
         from sklearn.ensemble import HistGradientBoostingClassifier  # heavy: only when used
 
-        self.booster_ = HistGradientBoostingClassifier(
+        self.estimator_ = HistGradientBoostingClassifier(
             max_iter=self.params.max_iter,
             learning_rate=self.params.learning_rate,
             max_leaf_nodes=self.params.max_leaf_nodes,
@@ -55,13 +49,3 @@ class CorrelationModel(Model):
             random_state=seed,
         ).fit(X, labels.astype(np.int64))
         return self
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return self.booster_.predict_proba(check_features(X, int(self.n_features_)))
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        return {"n_features": self.n_features_, "booster": estimator_to_array(self.booster_)}
-
-    def set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.n_features_ = state["n_features"]
-        self.booster_ = estimator_from_array(state["booster"], ("sklearn.",))

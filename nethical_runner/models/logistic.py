@@ -9,13 +9,10 @@ cost of small batches (a million rows at batch 32 is 31,250 calls per epoch).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from pydantic import Field
-
-if TYPE_CHECKING:
-    from scipy import sparse
 
 from nethical_runner.models.base import (
     Model,
@@ -24,7 +21,6 @@ from nethical_runner.models.base import (
     check_features,
     check_labels,
     sigmoid,
-    standardizer,
 )
 
 
@@ -41,20 +37,9 @@ class LogisticModel(Model):
     def fit(
         self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int
     ) -> LogisticModel:
-        X = check_features(X)
-        labels = check_labels(y, X.shape[0])
-        self.mean_, self.scale_ = standardizer(X)
-        coef, intercept = fit_logistic(
-            (X - self.mean_) / self.scale_,
-            labels,
-            epochs=epochs,
-            batch_size=batch_size,
-            seed=seed,
-            learning_rate=self.params.learning_rate,
-            l2=self.params.l2,
+        return self.fit_chunks(
+            lambda: iter([(X, y)]), epochs=epochs, batch_size=batch_size, seed=seed
         )
-        self.coef_, self.intercept_ = coef, np.array(intercept)
-        return self
 
     def fit_chunks(
         self,
@@ -104,28 +89,6 @@ class LogisticModel(Model):
         self.coef_, self.intercept_ = state["coef"], state["intercept"]
 
 
-def fit_logistic(
-    X: np.ndarray | sparse.csr_matrix,
-    labels: np.ndarray,
-    *,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    learning_rate: float,
-    l2: float,
-) -> tuple[np.ndarray, float]:
-    """Weights and bias of L2-regularised logistic regression by mini-batch Adam."""
-    return fit_logistic_pieces(
-        lambda: iter([(X, labels)]),
-        X.shape[1],
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        learning_rate=learning_rate,
-        l2=l2,
-    )
-
-
 def fit_logistic_pieces(
     pieces: Callable[[], Iterator[tuple[Any, np.ndarray]]],
     n_features: int,
@@ -136,9 +99,10 @@ def fit_logistic_pieces(
     learning_rate: float,
     l2: float,
 ) -> tuple[np.ndarray, float]:
-    """The same optimisation over data that arrives in pieces (chunks of a file larger than
-    memory): each epoch walks the pieces in order and shuffles the rows within each piece.
-    With a single piece this is ordinary mini-batch training over a full shuffle."""
+    """Weights and bias of L2-regularised logistic regression by mini-batch Adam, over data
+    that arrives in pieces (chunks of a file larger than memory): each epoch walks the pieces
+    in order and shuffles the rows within each piece. With a single piece this is ordinary
+    mini-batch training over a full shuffle."""
     theta = np.zeros(n_features + 1)  # weights then bias
     first_moment = np.zeros_like(theta)
     second_moment = np.zeros_like(theta)

@@ -87,7 +87,28 @@ def build_estimator(path: str, params: dict[str, Any], allowed_prefixes: tuple[s
     return estimator
 
 
-class SklearnModel(Model):
+class EstimatorBacked(Model):
+    """A model whose learned state is one fitted scikit-learn classifier, kept in skops'
+    format; subclasses decide how to build and fit it."""
+
+    estimator_: Any
+    n_features_: np.ndarray
+
+    def allowed_prefixes(self) -> tuple[str, ...]:
+        return DEFAULT_ALLOWED_PREFIXES
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.estimator_.predict_proba(check_features(X, int(self.n_features_)))
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {"n_features": self.n_features_, "estimator": estimator_to_array(self.estimator_)}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.n_features_ = state["n_features"]
+        self.estimator_ = estimator_from_array(state["estimator"], self.allowed_prefixes())
+
+
+class SklearnModel(EstimatorBacked):
     type_name = "sklearn"
     Params = SklearnParams
     params: SklearnParams
@@ -119,14 +140,5 @@ class SklearnModel(Model):
         self.estimator_ = estimator.fit(X, labels)
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return self.estimator_.predict_proba(check_features(X, int(self.n_features_)))
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        return {"n_features": self.n_features_, "estimator": estimator_to_array(self.estimator_)}
-
-    def set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.n_features_ = state["n_features"]
-        self.estimator_ = estimator_from_array(
-            state["estimator"], tuple(self.params.allowed_prefixes)
-        )
+    def allowed_prefixes(self) -> tuple[str, ...]:
+        return tuple(self.params.allowed_prefixes)
