@@ -17,7 +17,7 @@ from nethical_runner.models.sklearn_estimator import EstimatorBacked
 
 
 class CorrelationParams(ModelParams):
-    max_iter: int = Field(200, ge=1, le=10_000, description="Boosting rounds.")
+    max_iter: int = Field(100, ge=1, le=10_000, description="Boosting rounds.")
     learning_rate: float = Field(0.1, gt=0.0, le=1.0, description="Shrinkage per round.")
     max_leaf_nodes: int = Field(31, ge=2, le=1024, description="Leaves per tree.")
     l2_regularization: float = Field(0.0, ge=0.0, le=1e4, description="L2 on leaf values.")
