@@ -23,6 +23,7 @@ import numpy as np
 
 from nethical_runner import __version__
 from nethical_runner.data import DataError, Dataset, Split, load_dataset, split_dataset
+from nethical_runner.drift import DriftFailure, DriftResult, track_drift
 from nethical_runner.fsutil import atomic_write_json
 from nethical_runner.gate import Verdict, decide
 from nethical_runner.metrics import classification_metrics
@@ -53,6 +54,7 @@ class RunSettings:
     run_id: str = field(default_factory=new_run_id)
     cache_dir: Path = field(default_factory=default_cache_dir)
     sla_dir: Path | None = None  # SLA reports; <out_dir>/sla when None
+    drift_dir: Path | None = None  # drift reports and history; <out_dir>/drift when None
 
 
 @dataclass
@@ -93,10 +95,13 @@ class SpecResult:
     spec: Spec
     run_id: str
     cohorts: dict[str, CohortResult | CohortFailure]
+    drift: DriftResult | DriftFailure | None = None  # when the spec declares drift or slices
 
 
 def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
-    """Train every cohort of ``spec``; one cohort's failure does not stop the others."""
+    """Train every cohort of ``spec``; one cohort's failure does not stop the others. Drift
+    is measured across the cohorts once all have trained."""
+    started = datetime.now(timezone.utc)
     results: dict[str, CohortResult | CohortFailure] = {}
     for cohort in spec.cohorts:
         try:
@@ -105,7 +110,15 @@ def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
             results[cohort.id] = CohortFailure(
                 cohort.id, f"{type(error).__name__}: {error}", traceback.format_exc()
             )
-    return SpecResult(spec, settings.run_id, results)
+    drift = track_drift(
+        spec,
+        {k: v for k, v in results.items() if isinstance(v, CohortResult)},
+        {k: v.reason for k, v in results.items() if isinstance(v, CohortFailure)},
+        run_id=settings.run_id,
+        folder=settings.drift_dir or settings.out_dir / "drift",
+        started=started,
+    )
+    return SpecResult(spec, settings.run_id, results, drift)
 
 
 def train_cohort(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortResult:
