@@ -89,3 +89,9 @@ def test_rules_across_keys_point_at_the_key_that_cannot_work(tmp_path: Path) -> 
     assert problems(tmp_path, "drift: {max_slice_spread: {accuracy: 0.1}}\n") == [
         "7:27: drift.max_slice_spread: compares slices; declare slices"
     ]
+
+
+def test_a_misspelt_condition_is_hinted_by_its_yaml_name(tmp_path: Path) -> None:
+    assert problems(tmp_path, "slices: [{id: a, where: {column: severity_max, inn: [1]}}]\n") == [
+        "7:48: slices[0].where.inn: unknown key (did you mean 'in'?)"
+    ]

@@ -304,7 +304,9 @@ def _known_keys(model: type[BaseModel], loc: KeyPath) -> list[str]:
         if field is None:
             return []
         current = _unwrap(field.annotation)
-    return list(current.model_fields) if _is_model(current) else []
+    if not _is_model(current):
+        return []
+    return [field.alias or name for name, field in current.model_fields.items()]  # as written
 
 
 def _unwrap(annotation: Any) -> Any:
