@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nethical_runner.audit.trail import AuditTrail
+from nethical_runner.drift import declared_checks
 from nethical_runner.gate import judge, thresholds
 from nethical_runner.pipeline import CohortFailure, CohortResult, SpecResult
 from nethical_runner.sla import declared_targets
@@ -25,6 +26,7 @@ class Outcome:
     message: str
     warning: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    skipped: bool = False  # nothing to judge yet (e.g. no earlier run); ``message`` says why
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,31 @@ def audit_checks(spec: Spec) -> list[Check]:
     return [Check("audit", "verify", None, ("audit", "enabled"), evaluate)]
 
 
-CHECK_PROVIDERS: tuple[Callable[[Spec], list[Check]], ...] = (gate_checks, sla_checks, audit_checks)
+def drift_checks(spec: Spec) -> list[Check]:
+    """``drift[accuracy]`` (spread across cohorts), ``drift[accuracy.vs_previous]`` (against
+    the previous run), and per cohort ``drift[slice.accuracy]`` (spread across its slices)."""
+    checks = []
+    for declared in declared_checks(spec):
+
+        def evaluate(result: SpecResult, d=declared) -> Outcome:
+            if result.drift is None:
+                raise TrainingFailed(f"spec {result.spec.name} was trained without drift tracking")
+            verdict = result.drift.verdict(d)
+            return Outcome(
+                verdict.passed, verdict.message, verdict.warning, verdict.properties,
+                skipped=verdict.skipped,
+            )  # fmt: skip
+
+        checks.append(Check("drift", declared.name, declared.cohort_id, declared.key, evaluate))
+    return checks
+
+
+CHECK_PROVIDERS: tuple[Callable[[Spec], list[Check]], ...] = (
+    gate_checks,
+    sla_checks,
+    drift_checks,
+    audit_checks,
+)
 
 
 def collect_checks(spec: Spec) -> list[Check]:

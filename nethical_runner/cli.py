@@ -18,6 +18,8 @@ from typing import Any
 from nethical_runner import __version__
 from nethical_runner.audit.cli import add_audit_parser, run_audit_command
 from nethical_runner.checks import collect_checks
+from nethical_runner.drift import DriftFailure
+from nethical_runner.drift.report import summary_lines as drift_summary_lines
 from nethical_runner.models import SEED_TYPES
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.options import CACHE_DIR_HELP, DEFAULT_OUT_DIR, OUT_DIR_HELP
@@ -42,6 +44,7 @@ FLAG_OF_KEY = {
     "cohorts[0].id": "--cohort-id",
 }
 EXIT_OK, EXIT_GATE_MISSED, EXIT_ERROR = 0, 1, 2
+DRIFT_GROUP = "train"  # every `train --enable-drift-tracking` run into one folder accumulates
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--enable-drift-tracking", action="store_true", help="enable ethical drift tracking"
     )
     drift.add_argument(
-        "--drift-report-dir", default="training_drift_reports", help="drift report folder"
+        "--drift-report-dir",
+        type=Path,
+        default=None,
+        help="drift report and history folder; runs into the same folder are compared (default: "
+        "<out>/drift, the seed's training_drift_reports moved under the output root)",
     )
     drift.add_argument(
         "--cohort-id", default=None, help="cohort id (default: {model-type}_{timestamp})"
@@ -132,7 +139,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strict",
         action="store_true",
-        help="exit 1 when a model misses its promotion gate or breaches an SLA",
+        help="exit 1 when a model misses its promotion gate, breaches an SLA or drifts",
     )
 
 
@@ -161,11 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
     sla_dir = getattr(args, "sla_report_dir", None)
     audit_dir = getattr(args, "audit_path", None)
+    drift_dir = getattr(args, "drift_report_dir", None)
     settings = RunSettings(
         args.out.resolve(),
         cache_dir=args.cache_dir.resolve() if args.cache_dir else default_cache_dir(),
         sla_dir=sla_dir.resolve() if sla_dir else None,
         audit_dir=audit_dir.resolve() if audit_dir else None,
+        drift_dir=drift_dir.resolve() if drift_dir else None,
     )
     return _train(specs, settings, strict=args.strict)
 
@@ -202,6 +211,8 @@ def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
         raw["sla"] = {}  # the seed's targets
     if args.enable_audit:
         raw["audit"] = {"enabled": True}
+    if args.enable_drift_tracking:
+        raw["drift"] = {"group": DRIFT_GROUP}  # default spreads, across runs into the folder
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     return build_spec(COMMAND_LINE, Document(raw), digest)
 
@@ -217,6 +228,10 @@ def _train(specs: list[Spec], settings: RunSettings, *, strict: bool) -> int:
             elif not cohort.promoted or (cohort.sla is not None and cohort.sla.failed):
                 gate_missed = True
         errored = errored or bool(result.audit and result.audit.error)
+        if isinstance(result.drift, DriftFailure):
+            errored = True
+        elif result.drift is not None and result.drift.has_drift:
+            gate_missed = True
     if errored:
         return EXIT_ERROR
     return EXIT_GATE_MISSED if strict and gate_missed else EXIT_OK
@@ -244,6 +259,9 @@ def print_result(result: SpecResult) -> None:
             print("\n".join(sla_summary_lines(cohort.sla)))
     if result.audit is not None:
         print(f"== {result.spec.name}: {result.audit.describe()}")
+    if result.drift is not None:
+        print(f"== {result.spec.name} / drift")
+        print("\n".join(drift_summary_lines(result.drift)))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 
 from nethical_runner.audit.trail import AuditTrail
 from nethical_runner.checks import cohort_result
+from nethical_runner.drift import DriftFailure, DriftResult
 from nethical_runner.items import SESSION_KEY
 from nethical_runner.pipeline import SpecResult
 from nethical_runner.sla import SlaResult
@@ -65,3 +66,21 @@ def audit_log(
         return AuditTrail.of(training_result(spec_path))
 
     return trail_of
+
+
+@pytest.fixture(scope="session")
+def drift_report(
+    training_result: Callable[[str | Path], SpecResult],
+) -> Callable[[str | Path], DriftResult]:
+    """``drift_report("specs/x.yaml")`` -> the spec's :class:`DriftResult` for this session:
+    ``.comparisons["accuracy"].stats.spread``, ``.has_drift``, ``.report_path`` (its JSON)."""
+
+    def report_of(spec_path: str | Path) -> DriftResult:
+        drift = training_result(spec_path).drift
+        if drift is None:
+            raise LookupError(f"{spec_path} declares neither a drift section nor slices")
+        if isinstance(drift, DriftFailure):
+            raise RuntimeError(f"drift tracking of {spec_path} failed: {drift.reason}")
+        return drift
+
+    return report_of

@@ -114,6 +114,8 @@ class CheckItem(pytest.Item):
         outcome = self.check.evaluate(result)
         for name, value in outcome.properties.items():
             self.user_properties.append((name, value))
+        if outcome.skipped:  # reported at the threshold's line, as a skip mark would be
+            raise pytest.skip.Exception(outcome.message, _use_item_location=True)
         if not outcome.passed:
             raise CheckFailed(outcome.message)
         if outcome.warning:

@@ -33,6 +33,7 @@ from nethical_runner.data import (
     split_dataset,
     stream_data,
 )
+from nethical_runner.drift import DriftFailure, DriftResult, track_drift
 from nethical_runner.fsutil import atomic_write_json
 from nethical_runner.gate import Verdict, decide
 from nethical_runner.metrics import classification_metrics
@@ -66,6 +67,7 @@ class RunSettings:
     sla_dir: Path | None = None  # SLA reports; <out_dir>/sla when None
     audit_dir: Path | None = None  # the audit log's folder; <out_dir>/audit when None
     result_cache: ResultCache | None = None  # skip training an unchanged cohort when set
+    drift_dir: Path | None = None  # drift reports and history; <out_dir>/drift when None
 
 
 @dataclass
@@ -108,10 +110,13 @@ class SpecResult:
     run_id: str
     cohorts: dict[str, CohortResult | CohortFailure]
     audit: AuditReceipt | None = None  # where the run's audit events went, when enabled
+    drift: DriftResult | DriftFailure | None = None  # when the spec declares drift or slices
 
 
 def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
-    """Train every cohort of ``spec``; one cohort's failure does not stop the others."""
+    """Train every cohort of ``spec``; one cohort's failure does not stop the others. Drift
+    is measured across the cohorts once all have trained."""
+    started = datetime.now(timezone.utc)
     results: dict[str, CohortResult | CohortFailure] = {}
     audit = AuditRecorder.for_spec(spec, settings)
     for cohort in spec.cohorts:
@@ -122,7 +127,18 @@ def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
             results[cohort.id] = CohortFailure(
                 cohort.id, f"{type(error).__name__}: {error}", traceback.format_exc()
             )
-    return SpecResult(spec, settings.run_id, results, audit.finish(spec, results))
+    drift = track_drift(
+        spec,
+        {k: v for k, v in results.items() if isinstance(v, CohortResult)},
+        {k: v.reason for k, v in results.items() if isinstance(v, CohortFailure)},
+        run_id=settings.run_id,
+        folder=settings.drift_dir or settings.out_dir / "drift",
+        started=started,
+    )
+    if isinstance(drift, DriftResult):
+        files = audit_events.report_files(settings.out_dir, drift.report_path)
+        audit.record("drift_report", None, **files)
+    return SpecResult(spec, settings.run_id, results, audit.finish(spec, results), drift)
 
 
 def train_cohort(

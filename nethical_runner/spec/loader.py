@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from nethical_runner.models import REGISTRY
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES, EstimatorError
-from nethical_runner.spec.models import RunConfig, SpecDocument
+from nethical_runner.spec.driftrules import drift_problems
+from nethical_runner.spec.models import DriftConfig, RunConfig, SliceConfig, SpecDocument
 from nethical_runner.yamlsource import (
     Document,
     KeyPath,
@@ -30,6 +31,7 @@ from nethical_runner.yamlsource import (
 )
 
 DEFAULT_COHORT = "default"
+SPEC_LEVEL_KEYS = ("cohorts", "slices", "drift")  # about all cohorts, not part of any one
 
 
 class SpecError(Exception):
@@ -60,6 +62,8 @@ class Spec:
     sha256: str
     estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES
     root: Path = field(default_factory=Path.cwd)  # data paths are relative to it
+    drift: DriftConfig | None = None
+    slices: tuple[SliceConfig, ...] = ()
 
     def mark_of(self, key: KeyPath) -> Mark:
         return self.document.mark_of(key)
@@ -124,7 +128,7 @@ def build_spec(
     context = _Context(path, document, estimator_prefixes)
     problems = list(document.problems)
     parsed = _validate(SpecDocument, data, (), context, problems)
-    base = {key: value for key, value in data.items() if key != "cohorts"}
+    base = {key: value for key, value in data.items() if key not in SPEC_LEVEL_KEYS}
     _check_model(base, (), context, problems)
     cohorts: list[Cohort] = []
     first_use: dict[str, int] = {}
@@ -154,9 +158,13 @@ def build_spec(
         if problems:
             raise SpecError(problems)
         cohorts.append(Cohort(DEFAULT_COHORT, config, ()))
+    for key, message in drift_problems(parsed.drift, parsed.slices, cohorts, estimator_prefixes):
+        problems.append(context.problem(key, message))
+    if problems:
+        raise SpecError(problems)
     return Spec(
         path, parsed.name, tuple(cohorts), document, sha256, estimator_prefixes,
-        root or Path.cwd(),
+        root or Path.cwd(), parsed.drift, tuple(parsed.slices),
     )  # fmt: skip
 
 
@@ -273,6 +281,10 @@ def _message(detail: Any, model: type[BaseModel], loc: KeyPath) -> str:
         return f"{value!r} is not one of {ctx['expected']}"
     if kind == "string_pattern_mismatch":
         return f"{value!r} must match {ctx['pattern']} (lowercase letters, digits, _ . -)"
+    if kind == "too_short":
+        return f"needs at least {ctx['min_length']} item(s), got {ctx['actual_length']}"
+    if kind == "too_long":
+        return f"takes at most {ctx['max_length']} item(s), got {ctx['actual_length']}"
     if kind in {"string_too_long", "string_too_short"}:
         return f"{value!r}: {detail['msg'].lower()}"
     if kind.endswith("_type"):
@@ -292,7 +304,9 @@ def _known_keys(model: type[BaseModel], loc: KeyPath) -> list[str]:
         if field is None:
             return []
         current = _unwrap(field.annotation)
-    return list(current.model_fields) if _is_model(current) else []
+    if not _is_model(current):
+        return []
+    return [field.alias or name for name, field in current.model_fields.items()]  # as written
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nethical_runner.models import REGISTRY
 
@@ -260,6 +267,100 @@ class AuditConfig(Section):
     )
 
 
+class SliceWhere(Section):
+    """Which validation rows a slice holds: one feature column compared with one condition."""
+
+    column: str = Field(min_length=1, description="A feature column of the cohort's data.")
+    equals: float | None = Field(None, description="Rows whose value equals this number.")
+    in_: list[float] | None = Field(
+        None, alias="in", min_length=1, description="Rows whose value is one of these numbers."
+    )
+    between: list[float] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="[low, high]: rows whose value lies in this closed interval.",
+    )
+
+    @field_validator("between")
+    @classmethod
+    def _ordered(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and value[0] > value[1]:
+            raise ValueError(f"low {value[0]:g} is above high {value[1]:g}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> SliceWhere:
+        """One condition per slice, so that a slice's rows never depend on which of several
+        conditions a reader assumes wins."""
+        given = [name for name in ("equals", "in_", "between") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of equals, in, between")
+        return self
+
+
+class SliceConfig(Section):
+    """An evaluation slice: each cohort's model is also judged on these validation rows."""
+
+    id: Name = Field(description="Slice id, used in reports and messages.")
+    where: SliceWhere
+
+
+class MetricBounds(Section):
+    """One bound per metric; a metric left out is reported and not checked."""
+
+    accuracy: Probability | None = None
+    precision: Probability | None = None
+    recall: Probability | None = None
+    f1: Probability | None = None
+    auc: Probability | None = None
+    ece: Probability | None = None
+
+
+class DriftConfig(Section):
+    """How far cohorts, slices and successive runs may drift apart; every bound inclusive."""
+
+    max_spread: MetricBounds | None = Field(
+        None,
+        description="Largest allowed max - min of each metric across cohorts, checked as "
+        "drift[<metric>]; absent: accuracy 0.05 and ece 0.03; {} checks none.",
+    )
+    max_slice_spread: MetricBounds | None = Field(
+        None,
+        description="Largest allowed max - min of each metric across the slices of one "
+        "cohort's validation data, checked per cohort as drift[slice.<metric>].",
+    )
+    baseline: Literal["previous"] = Field(
+        "previous",
+        description="What max_drop compares with: the same cohort in the latest earlier run "
+        "of this spec recorded in the drift folder.",
+    )
+    max_drop: MetricBounds | None = Field(
+        None,
+        description="Largest allowed worsening of each metric against the baseline (a fall, "
+        "or a rise for ece), checked as drift[<metric>.vs_previous].",
+    )
+    min_samples: int = Field(
+        30,
+        ge=1,
+        le=100_000_000,
+        description="Slices with fewer validation rows are reported and not judged.",
+    )
+    confidence: float = Field(
+        0.95,
+        gt=0.0,
+        lt=1.0,
+        description="Bootstrap interval level; drift is called only when the whole interval "
+        "lies beyond the bound, so noise on small cohorts is not called drift.",
+    )
+    group: Name | None = Field(
+        None,
+        description="Runs of any spec naming the same group in the same drift folder "
+        "accumulate: each report also compares the latest recorded result of every other "
+        "cohort of the group.",
+    )
+
+
 class RunConfig(Section):
     """Everything one training run (one cohort) needs."""
 
@@ -296,4 +397,13 @@ class SpecDocument(RunConfig):
     cohorts: list[CohortOverride] = Field(
         default_factory=list,
         description="Training runs of this spec; one cohort named `default` when absent.",
+    )
+    slices: list[SliceConfig] = Field(
+        default_factory=list,
+        description="Evaluation slices of the validation data, judged for every cohort.",
+    )
+    drift: DriftConfig | None = Field(
+        None,
+        description="Drift across cohorts, slices and runs; absent: no drift checks (a "
+        "report is still written when slices are declared).",
     )

@@ -1,0 +1,20 @@
+"""Ethical drift tracking: cohorts, slices and successive runs of a spec compared.
+
+``declared`` lists what a spec asks for, ``measure`` measures a run (with ``stats`` for the
+bootstrap, ``slices`` for evaluation slices and ``history`` for earlier runs), ``result``
+judges each check, and ``report`` writes the seed's JSON report.
+"""
+
+from nethical_runner.drift.declared import DriftCheck, declared_checks
+from nethical_runner.drift.measure import track_drift, tracks_drift
+from nethical_runner.drift.result import DriftFailure, DriftResult, DriftVerdict
+
+__all__ = [
+    "DriftCheck",
+    "DriftFailure",
+    "DriftResult",
+    "DriftVerdict",
+    "declared_checks",
+    "track_drift",
+    "tracks_drift",
+]

@@ -1,0 +1,330 @@
+"""Measure a run's drift once all cohorts of a spec have trained, then report and record it.
+
+The seed built a fresh reporter in every run that only ever saw its own cohort, so its reports
+always said "Insufficient cohorts" and could never find drift. Here everything there is to
+compare is compared:
+
+- the cohorts of this run, plus (with ``drift.group``) the latest recorded result of every
+  other cohort of the group in the drift folder, which is how successive command-line runs
+  with different cohort ids accumulate;
+- each cohort against the same cohort in the latest earlier run of the spec (its baseline);
+- each cohort's model on every evaluation slice of its validation rows.
+
+The report is written and the run recorded before any check is judged, so a failing check
+never loses its report.
+"""
+
+from __future__ import annotations
+
+import traceback
+import zlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nethical_runner.drift.declared import bounds_of, declared_checks, spread_limits
+from nethical_runner.drift.history import Recorded, read_history, session_id, write_record
+from nethical_runner.drift.report import write_report
+from nethical_runner.drift.result import (
+    Comparison,
+    DriftFailure,
+    DriftResult,
+    Drop,
+    Group,
+    SliceResult,
+    Violation,
+)
+from nethical_runner.drift.slices import evaluate_slices
+from nethical_runner.drift.stats import (
+    METRICS,
+    RESAMPLES,
+    UNDEFINED,
+    Predictions,
+    difference_interval,
+    judge,
+    resampled_metrics,
+    summarise_draws,
+    worsening,
+)
+from nethical_runner.spec.models import DriftConfig
+
+if TYPE_CHECKING:
+    from nethical_runner.pipeline import CohortResult
+    from nethical_runner.spec import Spec
+    from nethical_runner.spec.models import MetricsConfig
+
+SEVERE_ECE = 0.15  # the seed's severity rule: high above this ECE...
+SEVERE_ACCURACY = 0.70  # ...or below this accuracy, medium otherwise
+
+Draws = dict[str, np.ndarray]
+
+
+def tracks_drift(spec: Spec) -> bool:
+    """Whether a run of ``spec`` measures drift: it declares a drift section or slices."""
+    return spec.drift is not None or bool(spec.slices)
+
+
+def track_drift(
+    spec: Spec,
+    trained: Mapping[str, CohortResult],
+    failed: Mapping[str, str],
+    *,
+    run_id: str,
+    folder: Path,
+    started: datetime,
+) -> DriftResult | DriftFailure | None:
+    """Measure, record and report the drift of one run of ``spec`` (None when it declares
+    none). Never raises: a problem becomes a :class:`DriftFailure`, which fails the drift
+    checks and leaves every other check of the spec alone."""
+    if not tracks_drift(spec):
+        return None
+    try:
+        result = measure_drift(spec, trained, failed, run_id=run_id, folder=folder, started=started)
+        history_path = write_record(
+            folder,
+            spec=spec.name,
+            spec_sha256=spec.sha256,
+            run_id=run_id,
+            group=result.config.group,
+            recorded_at=result.finished,
+            cohorts={g.cohort: g.record() for g in result.this_run},
+        )
+        return write_report(replace(result, history_path=history_path))
+    except Exception as error:  # shown on every drift check, with the traceback kept
+        return DriftFailure(f"{type(error).__name__}: {error}", traceback.format_exc())
+
+
+def measure_drift(
+    spec: Spec,
+    trained: Mapping[str, CohortResult],
+    failed: Mapping[str, str],
+    *,
+    run_id: str,
+    folder: Path,
+    started: datetime,
+) -> DriftResult:
+    """Everything a :class:`DriftResult` holds, without writing anything.
+
+    ``trained`` and ``failed`` are this run's cohorts by id; ``folder`` holds the history.
+    """
+    config = spec.drift or DriftConfig()
+    seed = zlib.crc32(spec.name.encode())
+    history = read_history(folder, None if config.group else [spec.name])
+    members = []
+    if config.group:
+        members = history.group_members(config.group, [(spec.name, c.id) for c in spec.cohorts])
+    ours = [c.id for c in spec.cohorts if c.id in trained]
+    labels = _labels([(spec.name, c) for c in ours] + [(m.spec, m.cohort) for m in members])
+
+    draws: dict[str, Draws] = {}
+    slices: dict[str, tuple[SliceResult, ...]] = {}
+    slice_comparisons: dict[str, dict[str, Comparison]] = {}
+    for cohort_id in ours:
+        cohort = trained[cohort_id]
+        predictions = _predictions(cohort, spec.cohort(cohort_id).config.metrics)
+        draws[labels[(spec.name, cohort_id)]] = resampled_metrics(
+            predictions, RESAMPLES, _rng(seed, "cohort", cohort_id)
+        )
+        slices[cohort_id], slice_comparisons[cohort_id] = evaluate_slices(
+            spec.slices,
+            cohort.dataset.feature_names,
+            cohort.split.X_val,
+            predictions,
+            min_samples=config.min_samples,
+            limits=bounds_of(config.max_slice_spread),
+            confidence=config.confidence,
+            rng_for=lambda slice_id, c=cohort_id: _rng(seed, "slice", c, slice_id),
+        )
+    finished = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    groups = []
+    for cohort_id in ours:
+        label = labels[(spec.name, cohort_id)]
+        intervals, errors = summarise_draws(draws[label], config.confidence)
+        groups.append(
+            _trained_group(label, run_id, finished, trained[cohort_id], intervals, errors)
+        )
+    for member in members:
+        group = _recorded_group(labels[(member.spec, member.cohort)], member)
+        groups.append(group)
+        draws[group.label] = _normal_draws(
+            group, _rng(seed, "recorded", member.spec, member.cohort)
+        )
+
+    limits, _ = spread_limits(config)
+    comparisons = {
+        metric: Comparison.of(
+            metric,
+            {g.label: g.metrics[metric] for g in groups},
+            {g.label: g.samples for g in groups},
+            {g.label: UNDEFINED for g in groups if g.metrics[metric] is None},
+            draws,
+            limits.get(metric),
+            config.confidence,
+        )
+        for metric in METRICS
+    }
+    session = session_id(run_id)
+    baselines = {c: history.baseline(spec.name, c, session) for c in ours}
+    ours_by_id = {g.cohort: g for g in groups if g.this_run}
+    drops = {
+        metric: tuple(
+            _drop(ours_by_id[c], metric, baseline, config)
+            for c, baseline in baselines.items()
+            if baseline is not None
+        )
+        for metric in METRICS
+    }
+    earliest = [started.isoformat(timespec="microseconds"), *(m.recorded_at for m in members)]
+    return DriftResult(
+        spec_name=spec.name,
+        run_id=run_id,
+        config=config,
+        folder=folder,
+        started=min(earliest),
+        finished=finished,
+        groups=tuple(groups),
+        failed=dict(failed),
+        comparisons=comparisons,
+        drops=drops,
+        without_baseline=tuple(c for c, b in baselines.items() if b is None),
+        slices=slices,
+        slice_comparisons=slice_comparisons,
+        checks=tuple(declared_checks(spec)),
+        bootstrap_seed=seed,
+        resamples=RESAMPLES,
+        history_unreadable=history.unreadable,
+    )
+
+
+def gate_violations(trained: CohortResult) -> tuple[Violation, ...]:
+    """One violation per missed gate threshold, typed as the seed typed promotion failures
+    (``calibration_error``, ``low_accuracy``); the seed's severity applies to all of them."""
+    metrics = trained.metrics
+    severe = metrics["ece"] > SEVERE_ECE or metrics["accuracy"] < SEVERE_ACCURACY
+    return tuple(
+        Violation(
+            _violation_type(v.threshold.metric),
+            "high" if severe else "medium",
+            v.threshold.metric,
+            v.actual,
+            v.threshold.value,
+            v.threshold.key,
+        )
+        for v in trained.verdicts
+        if not v.passed
+    )
+
+
+def _violation_type(metric: str) -> str:
+    if metric == "ece":
+        return "calibration_error"
+    return "high_brier" if metric == "brier" else f"low_{metric}"
+
+
+def _labels(identities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Cohort ids as labels, or ``spec/cohort`` where two specs of a group share an id."""
+    counts = Counter(cohort for _, cohort in identities)
+    return {(s, c): c if counts[c] == 1 else f"{s}/{c}" for s, c in identities}
+
+
+def _rng(seed: int, *parts: str) -> np.random.Generator:
+    """A generator per purpose, so that adding a cohort or a slice leaves the others' draws."""
+    return np.random.default_rng([seed, *(zlib.crc32(part.encode()) for part in parts)])
+
+
+def _predictions(cohort: CohortResult, metrics: MetricsConfig) -> Predictions:
+    """The cohort's validation labels and probabilities, with its metric conventions."""
+    probabilities = cohort.model.predict_proba(cohort.split.X_val)[:, 1]
+    return Predictions(
+        np.asarray(cohort.split.y_val),
+        np.asarray(probabilities, dtype=np.float64),
+        metrics.decision_threshold,
+        metrics.ece_bins,
+        metrics.ece_confidence,
+    )
+
+
+def _plain(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _trained_group(
+    label: str,
+    run_id: str,
+    finished: str,
+    cohort: CohortResult,
+    intervals: Mapping[str, tuple[float, float] | None],
+    errors: Mapping[str, float | None],
+) -> Group:
+    """A cohort of this run, with the intervals and standard errors of its resamples."""
+    return Group(
+        label=label,
+        spec=cohort.spec_name,
+        cohort=cohort.cohort_id,
+        run_id=run_id,
+        recorded_at=finished,
+        this_run=True,
+        samples=int(cohort.metrics["samples"]),
+        metrics={m: _plain(cohort.metrics[m]) for m in METRICS},
+        intervals=intervals,
+        standard_errors=errors,
+        model_type=cohort.model_type,
+        data_source=cohort.dataset.label,
+        fallback=cohort.dataset.fallback_reason is not None,
+        promoted=cohort.promoted,
+        violations=gate_violations(cohort),
+    )
+
+
+def _recorded_group(label: str, record: Recorded) -> Group:
+    """A cohort as an earlier run recorded it."""
+    entry = record.entry
+    intervals = entry.get("intervals") or {}
+    return Group(
+        label=label,
+        spec=record.spec,
+        cohort=record.cohort,
+        run_id=record.run_id,
+        recorded_at=record.recorded_at,
+        this_run=False,
+        samples=int(entry["samples"]),
+        metrics={m: _plain(entry["metrics"].get(m)) for m in METRICS},
+        intervals={m: (v[0], v[1]) if (v := intervals.get(m)) else None for m in METRICS},
+        standard_errors={m: _plain(entry["standard_errors"].get(m)) for m in METRICS},
+        model_type=str(entry["model_type"]),
+        data_source=str(entry["data_source"]),
+        fallback=bool(entry.get("fallback", False)),
+        promoted=entry.get("promoted"),
+        violations=tuple(Violation(**v) for v in entry.get("violations", [])),
+    )
+
+
+def _normal_draws(group: Group, rng: np.random.Generator) -> Draws:
+    """Resampled values of a recorded cohort, whose predictions are not kept: a normal
+    distribution around its recorded value with its recorded bootstrap standard error."""
+    draws = {}
+    for metric in METRICS:
+        value, error = group.metrics[metric], group.standard_errors[metric]
+        noise = (error or 0.0) * rng.standard_normal(RESAMPLES)
+        draws[metric] = np.full(RESAMPLES, np.nan) if value is None else value + noise
+    return draws
+
+
+def _drop(now: Group, metric: str, baseline: Recorded, config: DriftConfig) -> Drop:
+    """``now`` against its baseline, with a normal-approximation interval of the change from
+    both runs' bootstrap standard errors."""
+    before = _plain(baseline.entry["metrics"].get(metric))
+    after = now.metrics[metric]
+    limit = bounds_of(config.max_drop).get(metric)
+    if before is None or after is None:
+        return Drop(now.cohort, metric, baseline.run_id, before, after, None, None, limit, None)
+    change = worsening(metric, before, after)
+    errors = [_plain(baseline.entry["standard_errors"].get(metric)), now.standard_errors[metric]]
+    interval = difference_interval(change, errors, config.confidence)
+    status = judge(change, limit, interval) if limit is not None else None
+    return Drop(now.cohort, metric, baseline.run_id, before, after, change, interval, limit, status)

@@ -1,0 +1,46 @@
+"""How a spread or a drop reads, the same in a failing check, the report and the terminal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nethical_runner.drift.stats import judge
+
+if TYPE_CHECKING:
+    from nethical_runner.drift.result import Comparison, Drop
+
+
+def spread_text(comparison: Comparison, limit: float | None, across: str, level: float) -> str:
+    """``accuracy spread 0.0712 > 0.05 across cohorts alpha, beta: worst beta 0.861, best alpha
+    0.932 (95% bootstrap interval of the spread 0.048-0.094)``."""
+    stats = comparison.stats
+    assert stats is not None
+    values = comparison.values
+    text = f"{comparison.metric} spread {stats.spread:.4g}"
+    if limit is not None:
+        text += f" {'<=' if stats.spread <= limit else '>'} {limit:g}"
+    text += (
+        f" across {across} {', '.join(comparison.judged)}: worst {stats.worst} "
+        f"{values[stats.worst]:.4g}, best {stats.best} {values[stats.best]:.4g}"
+    )
+    if stats.interval is not None:
+        low, high = stats.interval
+        text += f" ({level * 100:g}% bootstrap interval of the spread {low:.4g}-{high:.4g})"
+    if limit is not None and judge(stats.spread, limit, stats.interval) == "within_noise":
+        text += "; the interval reaches below the bound, so this is noise, not drift"
+    return text
+
+
+def drop_text(drop: Drop, level: float) -> str:
+    """``cohort alpha 0.932 -> 0.898 (fell 0.034; 95% interval of the worsening 0.021 to
+    0.047) since run R``."""
+    if drop.before is None or drop.after is None:
+        return f"cohort {drop.cohort}: {drop.metric} undefined (since run {drop.baseline_run})"
+    moved = "rose" if drop.after > drop.before else "fell" if drop.after < drop.before else "held"
+    text = f"cohort {drop.cohort} {drop.before:.4g} -> {drop.after:.4g} ({moved}"
+    if moved != "held":
+        text += f" {abs(drop.after - drop.before):.4g}"
+    if drop.interval is not None:
+        low, high = drop.interval
+        text += f"; {level * 100:g}% interval of the worsening {low:.4g} to {high:.4g}"
+    return f"{text}) since run {drop.baseline_run}"
