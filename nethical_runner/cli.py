@@ -27,8 +27,9 @@ from nethical_runner.pipeline import (
     default_cache_dir,
     run_spec,
 )
+from nethical_runner.schema import SCHEMA_PATH, schema_text, write_schema
 from nethical_runner.slareport import summary_lines as sla_summary_lines
-from nethical_runner.spec import Spec, SpecDocument, SpecError, load_spec
+from nethical_runner.spec import Spec, SpecError, load_spec
 from nethical_runner.spec.loader import build_spec
 from nethical_runner.yamlsource import Document
 
@@ -100,7 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
     _add_prefix_option(validate)
 
-    commands.add_parser("schema", help="print the JSON Schema of spec files")
+    schema = commands.add_parser("schema", help="print the JSON Schema of spec files")
+    schema.add_argument(
+        "--write",
+        nargs="?",
+        const=SCHEMA_PATH,
+        type=Path,
+        metavar="PATH",
+        help="write it to PATH instead (default: the copy shipped in the package)",
+    )
     return parser
 
 
@@ -131,7 +140,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "schema":
-        print(json.dumps(SpecDocument.model_json_schema(), indent=2, sort_keys=True))
+        if args.write:
+            print(f"schema written to {write_schema(args.write)}")
+        else:
+            sys.stdout.write(schema_text())
         return EXIT_OK
     if args.command == "validate":
         return _validate(args.specs, _prefixes(args))
