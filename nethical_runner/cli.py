@@ -31,6 +31,7 @@ from nethical_runner.schema import SCHEMA_PATH, schema_text, write_schema
 from nethical_runner.slareport import summary_lines as sla_summary_lines
 from nethical_runner.spec import Spec, SpecError, load_spec
 from nethical_runner.spec.loader import build_spec
+from nethical_runner.specdiff.command import add_diff_parser, run_diff
 from nethical_runner.yamlsource import Document
 
 COMMAND_LINE = Path("<command line>")
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="write it to PATH instead (default: the copy shipped in the package)",
     )
+    add_diff_parser(commands)
     return parser
 
 
@@ -145,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             sys.stdout.write(schema_text())
         return EXIT_OK
+    if args.command == "diff":
+        return run_diff(args)
     if args.command == "validate":
         return _validate(args.specs, _prefixes(args))
     if args.command == "train":
