@@ -139,7 +139,7 @@ def test_defaults_count_replacing_the_default_gate_loosens_it(
     repo.write("specs/mine.yaml", without_gate)
     base = repo.commit("seed gate")
     repo.write("specs/mine.yaml", without_gate + "gate: {min_accuracy: 0.8}\n")
-    code, rows = diff_rows(capsys, base)
+    _code, rows = diff_rows(capsys, base)
     assert rows == {
         "specs/mine.yaml gate.max_ece": ["0.08 (default)", "-", LOOSENED, "check removed"],
         "specs/mine.yaml gate.min_accuracy": ["0.85 (default)", "0.8", LOOSENED, "lowered"],
@@ -158,7 +158,7 @@ def test_added_removed_and_renamed_specs_and_cohorts(
     repo.git("mv", "specs/mine.yaml", "specs/renamed.yaml")
     repo.write(
         "specs/renamed.yaml",
-        BASE_SPEC.replace("  - {id: alpha}\n", "").replace("seed: 7}}", "seed: 7}}\n  - {id: gamma}"),
+        BASE_SPEC.replace("  - {id: beta, training: {seed: 7}}\n", "  - {id: gamma}\n"),
     )
     repo.write("specs/nested/new.yml", "version: 1\nname: fresh\nmodel: {type: heuristic}\n")
     code, rows = diff_rows(capsys, base, "--fail-on-loosened")
@@ -167,7 +167,12 @@ def test_added_removed_and_renamed_specs_and_cohorts(
         "specs/nested/new.yml (spec)": ["-", "fresh", TIGHTENED, "spec added, 2 checks"],
         "specs/other.yaml (spec)": ["other", "-", LOOSENED, "spec removed, 8 checks"],
         "specs/renamed.yaml (file)": ["specs/mine.yaml", "specs/renamed.yaml", CHANGED, "renamed"],
-        "specs/renamed.yaml cohorts[alpha]": ["(no overrides)", "-", LOOSENED, "cohort removed"],
+        "specs/renamed.yaml cohorts[beta]": [  # one row, not one per key inside it
+            "{training: {seed: 7}}",
+            "-",
+            LOOSENED,
+            "cohort removed",
+        ],
         "specs/renamed.yaml cohorts[gamma]": ["-", "(no overrides)", TIGHTENED, "cohort added"],
     }
 
@@ -220,14 +225,12 @@ def test_the_default_branch_comes_from_origin_head(
     origin = new_repo(tmp_path / "origin", branch="trunk")
     origin.write("specs/mine.yaml", BASE_SPEC)
     origin.commit("base")
-    subprocess.run(
-        ["git", "clone", "-q", str(origin.path), str(tmp_path / "clone")], check=True
-    )
+    subprocess.run(["git", "clone", "-q", str(origin.path), str(tmp_path / "clone")], check=True)
     clone = Repo(tmp_path / "clone")
     clone.git("checkout", "-q", "-b", "feature")
     clone.write("specs/mine.yaml", BASE_SPEC.replace("p95_ms: 220", "p95_ms: 250"))
     monkeypatch.chdir(clone.path / "specs")  # from a subfolder, specs given relative to it
-    code, rows = diff_rows(capsys, "--spec-dir", ".")
+    _code, rows = diff_rows(capsys, "--spec-dir", ".")
     assert rows == {"specs/mine.yaml sla.p95_ms": ["220", "250", LOOSENED, "raised"]}
     main(["diff", "--spec-dir", "."])
     assert "merge base with origin/trunk" in capsys.readouterr().out

@@ -151,6 +151,10 @@ def diff_spec(path: str, old: SpecVersion, new: SpecVersion) -> list[Change]:
             continue
         if _cohort_entry(key) and before is not ABSENT and after is not ABSENT:
             continue  # a cohort on both sides: its changed keys are rows of their own
+        if key[0] == "cohorts" and len(key) > 2:
+            entry = key[:2]
+            if entry not in old_values or entry not in new_values:
+                continue  # inside a cohort added or removed as a whole
         if _cohort_entry(key):
             verdict, note = (
                 (TIGHTENED, "cohort added") if before is ABSENT else (LOOSENED, "cohort removed")
