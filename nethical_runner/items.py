@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-from nethical_runner.checks import Check, TrainingFailed, collect_checks
+from nethical_runner.checks import Check, Outcome, TrainingFailed, collect_checks
+from nethical_runner.pipeline import SpecResult
 from nethical_runner.session import TrainingSession
 from nethical_runner.spec import Spec, SpecError, load_spec
 from nethical_runner.yamlsource import Problem, format_key
@@ -96,6 +97,8 @@ class CheckItem(pytest.Item):
         super().__init__(**kwargs)
         self.spec = spec
         self.check = check
+        self.spec_result: SpecResult | None = None  # what the check was judged on, for reports
+        self.outcome: Outcome | None = None
         self.add_marker(pytest.mark.nethical(kind=check.kind))
 
     @classmethod
@@ -110,8 +113,8 @@ class CheckItem(pytest.Item):
         return cls.from_parent(parent, name=check.label, nodeid=nodeid, spec=spec, check=check)
 
     def runtest(self) -> None:
-        result = self.config.stash[SESSION_KEY].result(self.spec)
-        outcome = self.check.evaluate(result)
+        self.spec_result = result = self.config.stash[SESSION_KEY].result(self.spec)
+        self.outcome = outcome = self.check.evaluate(result)
         for name, value in outcome.properties.items():
             self.user_properties.append((name, value))
         if not outcome.passed:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nethical_runner import fixtures
+from nethical_runner import fixtures, reportplugin
 from nethical_runner.items import SESSION_KEY, SpecFile
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.options import (
@@ -57,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = TrainingSession(settings)
     config.stash[SPEC_ROOTS_KEY] = _spec_roots(config)
     config.pluginmanager.register(fixtures, "nethical-fixtures")
+    reportplugin.configure(config)
 
 
 def _spec_roots(config: pytest.Config) -> tuple[Path, ...]:
