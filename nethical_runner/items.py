@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
 
+from nethical_runner.baseline import Baseline, regression_checks
 from nethical_runner.checks import Check, Outcome, TrainingFailed, collect_checks
 from nethical_runner.pipeline import SpecResult
 from nethical_runner.session import TrainingSession
@@ -23,6 +24,7 @@ from nethical_runner.yamlsource import Problem, format_key
 
 SESSION_KEY = pytest.StashKey[TrainingSession]()
 SPEC_NAMES_KEY = pytest.StashKey[dict[str, str]]()
+BASELINE_KEY = pytest.StashKey[Baseline | None]()
 
 
 class CheckFailed(Exception):
@@ -71,7 +73,8 @@ class SpecNode(pytest.Collector):
         self.spec = spec
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        checks = collect_checks(self.spec)
+        baseline = self.config.stash.get(BASELINE_KEY, None)
+        checks = collect_checks(self.spec) + regression_checks(self.spec, baseline)
         for cohort in self.spec.cohorts:
             mine = [c for c in checks if c.cohort_id == cohort.id]
             if mine:

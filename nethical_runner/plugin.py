@@ -30,6 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nethical", "nethical-runner training specs")
     group.addoption("--nethical-out", metavar="DIR", default=None, help=OUT_DIR_HELP)
     group.addoption("--nethical-cache-dir", metavar="DIR", default=None, help=CACHE_DIR_HELP)
+    reportplugin.add_options(group)
     parser.addini(
         "nethical_spec_dirs",
         type="linelist",

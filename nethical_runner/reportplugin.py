@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from nethical_runner import annotations
+from nethical_runner.baseline import Baseline, BaselineError, load_baseline
 from nethical_runner.checks import TrainingFailed
 from nethical_runner.fsutil import atomic_write_json, atomic_write_text
-from nethical_runner.items import SESSION_KEY, CheckFailed, CheckItem
+from nethical_runner.items import BASELINE_KEY, SESSION_KEY, CheckFailed, CheckItem
 from nethical_runner.records import (
     RECORD_ATTRIBUTE,
     check_properties,
@@ -37,8 +38,28 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 RELIABILITY_FOLDER = "reliability"
 
 
+def add_options(group: Any) -> None:
+    group.addoption(
+        "--nethical-baseline",
+        metavar="PATH",
+        default=None,
+        help="results.json of a baseline run (e.g. main's CI): adds regression[<metric>] "
+        "items for specs with a regression section",
+    )
+
+
 def configure(config: pytest.Config) -> None:
+    """Load the baseline (a usage error if it is unusable) and register the hooks."""
+    path = config.getoption("--nethical-baseline")
+    try:
+        config.stash[BASELINE_KEY] = load_baseline(Path(path)) if path else None
+    except BaselineError as error:
+        raise pytest.UsageError(f"--nethical-baseline: {error}") from None
     config.pluginmanager.register(ReportPlugin(config), "nethical-report")
+
+
+def baseline_of(config: pytest.Config) -> Baseline | None:
+    return config.stash.get(BASELINE_KEY, None)
 
 
 @dataclass(frozen=True)
