@@ -35,7 +35,9 @@ def _properties(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], 
 def test_every_key_has_a_description_and_every_optional_key_a_default() -> None:
     found = _properties(spec_schema())
     assert len(found) > 80
-    undescribed = [f"{section}.{key}" for section, key, prop, _ in found if not prop.get("description")]
+    undescribed = [
+        f"{section}.{key}" for section, key, prop, _ in found if not prop.get("description")
+    ]
     no_default = [
         f"{section}.{key}"
         for section, key, prop, required in found
@@ -53,7 +55,9 @@ def test_section_defaults_are_the_seeds() -> None:
     assert "max_drop" in spec_schema()["$defs"]["RegressionConfig"]["properties"]
 
 
-def test_schema_write_regenerates_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_schema_write_regenerates_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "spec.schema.json"
     assert main(["schema", "--write", str(target)]) == 0
     assert capsys.readouterr().out == f"schema written to {target}\n"
