@@ -18,6 +18,7 @@ from nethical_runner.checks import Check, Outcome
 from nethical_runner.gate import thresholds
 from nethical_runner.pipeline import CohortFailure, CohortResult, SpecResult
 from nethical_runner.reliability import ece_of, reliability_bins
+from nethical_runner.sla import declared_targets
 from nethical_runner.spec import Spec
 from nethical_runner.yamlsource import KeyPath, format_key
 
@@ -87,13 +88,19 @@ def check_properties(
 
 
 def _threshold(spec: Spec, check: Check) -> float | None:
-    """The number written at the check's key, or the gate's default bound on its metric."""
+    """The number written at the check's key, or the default bound (the seed's gate and SLA
+    targets apply where nothing is written)."""
     value = _value_at(spec.document.data, check.key) if check.key else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    if check.kind == "gate" and check.cohort_id is not None:
-        gate = spec.cohort(check.cohort_id).config.gate
-        return next((t.value for t in thresholds(gate) if t.metric == check.name), None)
+    if check.cohort_id is None:
+        return None
+    config = spec.cohort(check.cohort_id).config
+    if check.kind == "gate":
+        return next((t.value for t in thresholds(config.gate) if t.metric == check.name), None)
+    if check.kind == "sla" and config.sla is not None:
+        targets = declared_targets(config.sla)
+        return next((t.limit_ms for t in targets if t.name == check.name), None)
     return None
 
 

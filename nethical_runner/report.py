@@ -100,25 +100,23 @@ class RunReport:
 
     def rows(self) -> list[Row]:
         """One row per spec and cohort, failures first, then warnings, then passes."""
-        keys = dict.fromkeys(
-            [*self.cohorts, *((c["spec"], c["cohort"]) for c in self.sorted_checks())]
-        )
-        rows = []
-        for spec, cohort in keys:
-            if cohort is None:
-                continue  # cross-cohort checks count towards every cohort row of their spec
-            checks = [
-                c
-                for c in self.sorted_checks()
-                if c["spec"] == spec and c["cohort"] in (cohort, None)
-            ]
-            rows.append(Row(spec, cohort, self.cohorts.get((spec, cohort)), checks))
+        checks = self.sorted_checks()
+        by_spec: dict[str, list[dict[str, Any]]] = {}
+        for check in checks:
+            by_spec.setdefault(check["spec"], []).append(check)
+        keys = dict.fromkeys([*self.cohorts, *((c["spec"], c["cohort"]) for c in checks)])
+        rows = [
+            Row(
+                spec,
+                cohort,
+                self.cohorts.get((spec, cohort)),
+                [c for c in by_spec.get(spec, ()) if c["cohort"] in (cohort, None)],
+            )
+            for spec, cohort in keys
+            if cohort is not None  # cross-cohort checks count towards every row of their spec
+        ]
         if not rows:  # only cross-cohort checks ran and no cohort came along
-            specs = dict.fromkeys(c["spec"] for c in self.sorted_checks())
-            rows = [
-                Row(spec, "-", None, [c for c in self.checks.values() if c["spec"] == spec])
-                for spec in specs
-            ]
+            rows = [Row(spec, "-", None, found) for spec, found in by_spec.items()]
         return sorted(rows, key=Row.sort_key)
 
 

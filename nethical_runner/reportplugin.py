@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from nethical_runner import annotations
-from nethical_runner.baseline import Baseline, BaselineError, load_baseline
+from nethical_runner.baseline import BaselineError, load_baseline
 from nethical_runner.checks import TrainingFailed
 from nethical_runner.fsutil import atomic_write_json, atomic_write_text
 from nethical_runner.items import BASELINE_KEY, SESSION_KEY, CheckFailed, CheckItem
@@ -56,10 +56,6 @@ def configure(config: pytest.Config) -> None:
     except BaselineError as error:
         raise pytest.UsageError(f"--nethical-baseline: {error}") from None
     config.pluginmanager.register(ReportPlugin(config), "nethical-report")
-
-
-def baseline_of(config: pytest.Config) -> Baseline | None:
-    return config.stash.get(BASELINE_KEY, None)
 
 
 @dataclass(frozen=True)
@@ -179,6 +175,14 @@ class ReportPlugin:
             self.written = write_outputs(self.report, out_dir, run_id)
         except OSError as error:
             self.write_error = f"cannot write the run summary to {out_dir}: {error}"
+            return
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            try:
+                with open(step_summary, "a", encoding="utf-8") as handle:
+                    handle.write(self.written.summary.read_text(encoding="utf-8") + "\n")
+            except OSError as error:
+                self.write_error = f"cannot append to $GITHUB_STEP_SUMMARY: {error}"
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker or self.report.empty:
@@ -208,8 +212,7 @@ class ReportPlugin:
 
 
 def write_outputs(report: RunReport, out_dir: Path, run_id: str) -> Written:
-    """``results.json``, ``summary.md`` and the diagrams under ``out_dir``; the summary is also
-    appended to ``$GITHUB_STEP_SUMMARY`` when set."""
+    """``results.json``, ``summary.md`` and the diagrams under ``out_dir``."""
     diagrams, skipped = draw_diagrams(report, out_dir)
     results = out_dir / "results.json"
     summary = out_dir / "summary.md"
@@ -217,10 +220,6 @@ def write_outputs(report: RunReport, out_dir: Path, run_id: str) -> Written:
     atomic_write_json(results, document)
     text = summary_markdown(report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped)
     atomic_write_text(summary, text)
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(text + "\n")
     return Written(results, summary, diagrams, skipped)
 
 

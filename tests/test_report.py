@@ -11,6 +11,11 @@ from typing import Any
 
 import pytest
 
+from nethical_runner.checks import collect_checks
+from nethical_runner.pipeline import CohortFailure, SpecResult
+from nethical_runner.records import check_properties
+from nethical_runner.spec import load_spec
+
 SPEC = """\
 version: 1
 name: mine
@@ -302,3 +307,16 @@ def test_runs_without_spec_items_write_and_print_nothing(pytester: pytest.Pytest
     result.assert_outcomes(passed=1)
     assert "nethical-runner summary" not in result.stdout.str()
     assert not out(pytester).exists()
+
+
+def test_untrained_cohorts_still_name_their_default_thresholds(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("version: 1\nname: s\nmodel: {type: heuristic}\nsla: {}\n")
+    spec = load_spec(path)
+    result = SpecResult(spec, "run", {"default": CohortFailure("default", "DataError: x", "")})
+    found = {c.label: check_properties(spec, c, None, result) for c in collect_checks(spec)}
+    assert found["gate[accuracy]"]["threshold"] == 0.85
+    assert found["gate[ece]"]["threshold"] == 0.08
+    assert found["sla[p99]"]["threshold"] == 500.0
+    assert found["sla[p99]"]["data_source"] == "synthetic (not loaded)"
+    assert found["sla[p99]"]["spec_location"] == f"{path.as_posix()}:4:6"
