@@ -30,9 +30,11 @@ from nethical_runner.pipeline import (
     default_cache_dir,
     run_spec,
 )
+from nethical_runner.schema import SCHEMA_PATH, schema_text, write_schema
 from nethical_runner.slareport import summary_lines as sla_summary_lines
-from nethical_runner.spec import Spec, SpecDocument, SpecError, load_spec
+from nethical_runner.spec import Spec, SpecError, load_spec
 from nethical_runner.spec.loader import build_spec
+from nethical_runner.specdiff.command import add_diff_parser, run_diff
 from nethical_runner.yamlsource import Document
 
 COMMAND_LINE = Path("<command line>")
@@ -114,7 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
     _add_prefix_option(validate)
 
-    commands.add_parser("schema", help="print the JSON Schema of spec files")
+    schema = commands.add_parser("schema", help="print the JSON Schema of spec files")
+    schema.add_argument(
+        "--write",
+        nargs="?",
+        const=SCHEMA_PATH,
+        type=Path,
+        metavar="PATH",
+        help="write it to PATH instead (default: the copy shipped in the package)",
+    )
+    add_diff_parser(commands)
     add_audit_parser(commands)
     return parser
 
@@ -146,8 +157,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "schema":
-        print(json.dumps(SpecDocument.model_json_schema(), indent=2, sort_keys=True))
+        if args.write:
+            print(f"schema written to {write_schema(args.write)}")
+        else:
+            sys.stdout.write(schema_text())
         return EXIT_OK
+    if args.command == "diff":
+        return run_diff(args)
     if args.command == "validate":
         return _validate(args.specs, _prefixes(args))
     if args.command == "audit":

@@ -15,13 +15,16 @@ from typing import Any
 import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-from nethical_runner.checks import Check, TrainingFailed, collect_checks
+from nethical_runner.baseline import Baseline, regression_checks
+from nethical_runner.checks import Check, Outcome, TrainingFailed, collect_checks
+from nethical_runner.pipeline import SpecResult
 from nethical_runner.session import TrainingSession
 from nethical_runner.spec import Spec, SpecError, load_spec
 from nethical_runner.yamlsource import Problem, format_key
 
 SESSION_KEY = pytest.StashKey[TrainingSession]()
 SPEC_NAMES_KEY = pytest.StashKey[dict[str, str]]()
+BASELINE_KEY = pytest.StashKey[Baseline | None]()
 
 
 class CheckFailed(Exception):
@@ -70,7 +73,8 @@ class SpecNode(pytest.Collector):
         self.spec = spec
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        checks = collect_checks(self.spec)
+        baseline = self.config.stash.get(BASELINE_KEY, None)
+        checks = collect_checks(self.spec) + regression_checks(self.spec, baseline)
         for cohort in self.spec.cohorts:
             mine = [c for c in checks if c.cohort_id == cohort.id]
             if mine:
@@ -96,6 +100,8 @@ class CheckItem(pytest.Item):
         super().__init__(**kwargs)
         self.spec = spec
         self.check = check
+        self.spec_result: SpecResult | None = None  # what the check was judged on, for reports
+        self.outcome: Outcome | None = None
         self.add_marker(pytest.mark.nethical(kind=check.kind))
 
     @classmethod
@@ -110,8 +116,8 @@ class CheckItem(pytest.Item):
         return cls.from_parent(parent, name=check.label, nodeid=nodeid, spec=spec, check=check)
 
     def runtest(self) -> None:
-        result = self.config.stash[SESSION_KEY].result(self.spec)
-        outcome = self.check.evaluate(result)
+        self.spec_result = result = self.config.stash[SESSION_KEY].result(self.spec)
+        self.outcome = outcome = self.check.evaluate(result)
         for name, value in outcome.properties.items():
             self.user_properties.append((name, value))
         if outcome.skipped:  # reported at the threshold's line, as a skip mark would be

@@ -67,6 +67,8 @@ class RunSettings:
     sla_dir: Path | None = None  # SLA reports; <out_dir>/sla when None
     audit_dir: Path | None = None  # the audit log's folder; <out_dir>/audit when None
     result_cache: ResultCache | None = None  # skip training an unchanged cohort when set
+    # Runs sharing a session (the workers of one pytest-xdist run) never baseline each other.
+    session: str | None = None
     drift_dir: Path | None = None  # drift reports and history; <out_dir>/drift when None
 
 
@@ -132,6 +134,7 @@ def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
         {k: v for k, v in results.items() if isinstance(v, CohortResult)},
         {k: v.reason for k, v in results.items() if isinstance(v, CohortFailure)},
         run_id=settings.run_id,
+        session=settings.session or settings.run_id,
         folder=settings.drift_dir or settings.out_dir / "drift",
         started=started,
     )

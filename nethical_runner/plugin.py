@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nethical_runner import fixtures
+from nethical_runner import fixtures, reportplugin
 from nethical_runner.items import SESSION_KEY, SpecFile
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.options import (
@@ -37,6 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="retrain every spec instead of reusing results of unchanged specs (pytest's "
         "--cache-clear also starts from an empty cache)",
     )
+    reportplugin.add_options(group)
     parser.addini(
         "nethical_spec_dirs",
         type="linelist",
@@ -61,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     keep_specs_together(config)
     config.stash[SPEC_ROOTS_KEY] = _spec_roots(config)
     config.pluginmanager.register(fixtures, "nethical-fixtures")
+    reportplugin.configure(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -70,8 +72,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     out_dir = Path(config.getoption("--nethical-out") or config.getini("nethical_out"))
     cache_option = config.getoption("--nethical-cache-dir")
     cache_dir = Path(cache_option).resolve() if cache_option else default_cache_dir()
+    worker_input = getattr(config, "workerinput", None)
     settings = RunSettings(
-        out_dir.resolve(), cache_dir=cache_dir, result_cache=_result_cache(config)
+        out_dir.resolve(),
+        cache_dir=cache_dir,
+        result_cache=_result_cache(config),
+        session=worker_input["testrunuid"] if worker_input else None,
     )
     config.stash[SESSION_KEY] = TrainingSession(settings)
 

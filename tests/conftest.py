@@ -18,6 +18,14 @@ FAKE_KEY = "fake-key-0123456789abcdef"
 Serve = Callable[..., FakeKaggle]
 
 
+@pytest.fixture(autouse=True)
+def outside_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of the plugin inside tests must not annotate or append to the job summary of the
+    CI job that runs these tests; tests that need the variables set them."""
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A clean Kaggle environment with legacy API-key credentials; returns the cache folder."""

@@ -403,16 +403,14 @@ def test_a_new_cohort_has_no_baseline_while_the_others_are_compared(tmp_path: Pa
     assert outcome.passed and outcome.message.endswith("; no baseline yet for cohort gamma")
 
 
-def test_runs_of_one_xdist_session_are_not_each_others_baseline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PYTEST_XDIST_TESTRUNUID", "session-a")
+def test_runs_of_one_xdist_session_are_not_each_others_baseline(tmp_path: Path) -> None:
     out = tmp_path / "out"
     path = write_spec(tmp_path, TWO_SEEDS + "drift: {max_drop: {accuracy: 0.02}}\n")
-    run(path, out, "gw0-run")
-    assert verdict(drift_of(run(path, out, "gw1-run")), "accuracy.vs_previous").skipped
-    monkeypatch.setenv("PYTEST_XDIST_TESTRUNUID", "session-b")
-    drops = drift_of(run(path, out, "next-run")).drops["accuracy"]
+    run(path, out, "gw0-run", session="session-a")
+    assert verdict(
+        drift_of(run(path, out, "gw1-run", session="session-a")), "accuracy.vs_previous"
+    ).skipped
+    drops = drift_of(run(path, out, "next-run", session="session-b")).drops["accuracy"]
     assert {d.baseline_run for d in drops} == {"gw1-run"}
 
 

@@ -10,7 +10,6 @@ cohorts of a drift group.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,6 @@ from nethical_runner.fsutil import atomic_write_json
 
 FORMAT = 1
 HISTORY_FOLDER = "history"
-
-
-def session_id(run_id: str) -> str:
-    """Runs of one pytest-xdist session share its test-run id; elsewhere a run is a session.
-    A cohort is never compared with a record of its own session."""
-    return os.environ.get("PYTEST_XDIST_TESTRUNUID") or run_id
 
 
 @dataclass(frozen=True)
@@ -116,6 +109,7 @@ def write_record(
     spec: str,
     spec_sha256: str,
     run_id: str,
+    session: str,
     group: str | None,
     recorded_at: str,
     cohorts: Mapping[str, Mapping[str, Any]],
@@ -129,7 +123,7 @@ def write_record(
             "spec": spec,
             "spec_sha256": spec_sha256,
             "run_id": run_id,
-            "session": session_id(run_id),
+            "session": session,
             "group": group,
             "recorded_at": recorded_at,
             "cohorts": cohorts,

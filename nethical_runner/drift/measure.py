@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nethical_runner.drift.declared import bounds_of, declared_checks, spread_limits
-from nethical_runner.drift.history import Recorded, read_history, session_id, write_record
+from nethical_runner.drift.history import Recorded, read_history, write_record
 from nethical_runner.drift.report import write_report
 from nethical_runner.drift.result import (
     Comparison,
@@ -75,6 +75,7 @@ def track_drift(
     failed: Mapping[str, str],
     *,
     run_id: str,
+    session: str,
     folder: Path,
     started: datetime,
 ) -> DriftResult | DriftFailure | None:
@@ -84,12 +85,15 @@ def track_drift(
     if not tracks_drift(spec):
         return None
     try:
-        result = measure_drift(spec, trained, failed, run_id=run_id, folder=folder, started=started)
+        result = measure_drift(
+            spec, trained, failed, run_id=run_id, session=session, folder=folder, started=started
+        )
         history_path = write_record(
             folder,
             spec=spec.name,
             spec_sha256=spec.sha256,
             run_id=run_id,
+            session=session,
             group=result.config.group,
             recorded_at=result.finished,
             cohorts={g.cohort: g.record() for g in result.this_run},
@@ -105,12 +109,14 @@ def measure_drift(
     failed: Mapping[str, str],
     *,
     run_id: str,
+    session: str,
     folder: Path,
     started: datetime,
 ) -> DriftResult:
     """Everything a :class:`DriftResult` holds, without writing anything.
 
-    ``trained`` and ``failed`` are this run's cohorts by id; ``folder`` holds the history.
+    ``trained`` and ``failed`` are this run's cohorts by id; ``folder`` holds the history;
+    records of the same ``session`` (one pytest-xdist run) are never a baseline.
     """
     config = spec.drift or DriftConfig()
     seed = zlib.crc32(spec.name.encode())
@@ -168,7 +174,6 @@ def measure_drift(
         )
         for metric in METRICS
     }
-    session = session_id(run_id)
     baselines = {c: history.baseline(spec.name, c, session) for c in ours}
     ours_by_id = {g.cohort: g for g in groups if g.this_run}
     drops = {

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from nethical_runner.models import REGISTRY
+from nethical_runner.spec.regression import RegressionConfig
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=64)]
@@ -127,7 +128,9 @@ class DataConfig(Section):
         le=2**32 - 1,
         description="Seed of the data; the training seed when absent.",
     )
-    split: SplitConfig = Field(default_factory=SplitConfig)
+    split: SplitConfig = Field(
+        SplitConfig(), description="How rows are divided into training and validation parts."
+    )
 
     def consistency_problems(self) -> list[tuple[tuple[str, ...], str]]:
         """Rules across keys, as (key path inside ``data``, message)."""
@@ -151,9 +154,7 @@ class ModelConfig(Section):
         description="For type sklearn: import path of a scikit-learn classifier, e.g. "
         "sklearn.ensemble.HistGradientBoostingClassifier.",
     )
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="Hyperparameters, validated per model type."
-    )
+    params: dict[str, Any] = Field({}, description="Hyperparameters, validated per model type.")
 
 
 class MetricsConfig(Section):
@@ -234,7 +235,9 @@ class SlaConfig(Section):
         description="Bootstrap interval level; a breach is called only when the whole "
         "interval lies above the target.",
     )
-    stages: StageBudgets = Field(default_factory=StageBudgets)
+    stages: StageBudgets = Field(
+        StageBudgets(), description="Wall-clock budgets of the pipeline stages."
+    )
 
     @field_validator("p95_ms", "p99_ms", "max_ms")
     @classmethod
@@ -303,18 +306,22 @@ class SliceConfig(Section):
     """An evaluation slice: each cohort's model is also judged on these validation rows."""
 
     id: Name = Field(description="Slice id, used in reports and messages.")
-    where: SliceWhere
+    where: SliceWhere = Field(description="The condition a validation row must meet.")
 
 
 class MetricBounds(Section):
     """One bound per metric; a metric left out is reported and not checked."""
 
-    accuracy: Probability | None = None
-    precision: Probability | None = None
-    recall: Probability | None = None
-    f1: Probability | None = None
-    auc: Probability | None = None
-    ece: Probability | None = None
+    accuracy: Probability | None = Field(
+        None, description="Bound on accuracy; absent: not checked."
+    )
+    precision: Probability | None = Field(
+        None, description="Bound on precision; absent: not checked."
+    )
+    recall: Probability | None = Field(None, description="Bound on recall; absent: not checked.")
+    f1: Probability | None = Field(None, description="Bound on f1; absent: not checked.")
+    auc: Probability | None = Field(None, description="Bound on auc; absent: not checked.")
+    ece: Probability | None = Field(None, description="Bound on ece; absent: not checked.")
 
 
 class DriftConfig(Section):
@@ -366,10 +373,10 @@ class RunConfig(Section):
 
     version: Literal[1] = Field(description="Spec format version.")
     name: Name = Field(description="Used in test ids and output file names.")
-    model: ModelConfig
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
-    data: DataConfig = Field(default_factory=DataConfig)
-    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    model: ModelConfig = Field(description="The model to train and its hyperparameters.")
+    training: TrainingConfig = Field(TrainingConfig(), description="How the model is fitted.")
+    data: DataConfig = Field(DataConfig(), description="Where rows come from and how they split.")
+    metrics: MetricsConfig = Field(MetricsConfig(), description="How metrics are computed.")
     gate: GateConfig = Field(
         default=DEFAULT_GATE,
         description="When absent: max_ece 0.08 and min_accuracy 0.85. When present: exactly "
@@ -379,7 +386,12 @@ class RunConfig(Section):
         None,
         description="Latency targets checked for every cohort; absent: no SLA checks.",
     )
-    audit: AuditConfig = Field(default_factory=AuditConfig)
+    audit: AuditConfig = Field(
+        AuditConfig(), description="The tamper-evident audit log; absent: disabled."
+    )
+    regression: RegressionConfig | None = Field(
+        None, description="Allowed metric changes against --nethical-baseline; absent: none."
+    )
 
 
 class CohortOverride(Section):
@@ -395,11 +407,11 @@ class SpecDocument(RunConfig):
     """A spec file as written: the run configuration plus its cohorts."""
 
     cohorts: list[CohortOverride] = Field(
-        default_factory=list,
+        [],
         description="Training runs of this spec; one cohort named `default` when absent.",
     )
     slices: list[SliceConfig] = Field(
-        default_factory=list,
+        [],
         description="Evaluation slices of the validation data, judged for every cohort.",
     )
     drift: DriftConfig | None = Field(

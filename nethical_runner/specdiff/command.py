@@ -1,0 +1,109 @@
+"""The ``diff`` subcommand: arguments, git revisions in, a table or markdown out.
+
+Without arguments it compares what a pull request from the current branch would change: the
+merge base with the default branch against the working tree (uncommitted edits included), so
+the same command works on a laptop before pushing and in CI on the checked-out branch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from nethical_runner.options import DEFAULT_SPEC_DIRS
+from nethical_runner.specdiff.compare import SpecVersion, diff_versions, parse_version
+from nethical_runner.specdiff.gitsource import (
+    WORKING_TREE,
+    GitError,
+    default_branch,
+    merge_base,
+    read_text,
+    resolve,
+    spec_paths,
+    toplevel,
+)
+from nethical_runner.specdiff.render import markdown, terminal
+from nethical_runner.specdiff.rules import LOOSENED
+
+EXIT_OK, EXIT_LOOSENED, EXIT_ERROR = 0, 1, 2
+
+
+def add_diff_parser(commands: Any) -> None:
+    """Register ``diff`` on the command line's subparsers."""
+    diff = commands.add_parser(
+        "diff",
+        help="what changed in spec files between two git revisions",
+        description="List every changed key of every changed spec, and whether each threshold "
+        "change LOOSENED or TIGHTENED the bar (a removed check counts as loosened).",
+    )
+    diff.add_argument(
+        "base",
+        nargs="?",
+        metavar="BASE",
+        help="git revision to compare from (default: merge base of HEAD with the default "
+        "branch: origin/HEAD, else main or master)",
+    )
+    diff.add_argument(
+        "head", nargs="?", metavar="HEAD", help="git revision to compare to (default: the "
+        "working tree, uncommitted changes included)",
+    )  # fmt: skip
+    diff.add_argument(
+        "--spec-dir",
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="folder (or file) holding specs, relative to the current folder; repeatable "
+        f"(default: {', '.join(DEFAULT_SPEC_DIRS)})",
+    )
+    diff.add_argument(
+        "--format", choices=("table", "md"), default="table", help="output (default: table)"
+    )
+    diff.add_argument(
+        "--fail-on-loosened",
+        action="store_true",
+        help="exit 1 when any threshold was loosened or any check removed",
+    )
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    try:
+        top = toplevel(Path.cwd())
+        roots = [_repository_path(top, folder) for folder in args.spec_dir or DEFAULT_SPEC_DIRS]
+        if args.base is None:
+            branch = default_branch(top)
+            base = merge_base(top, branch)
+            base_label = f"merge base with {branch} ({base[:12]})"
+        else:
+            base = resolve(top, args.base)
+            base_label = args.base
+        head = resolve(top, args.head) if args.head is not None else None
+        head_label = args.head if args.head is not None else WORKING_TREE
+        changes = diff_versions(_versions(top, base, roots), _versions(top, head, roots))
+    except GitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    render = markdown if args.format == "md" else terminal
+    sys.stdout.write(render(changes, base_label, head_label))
+    loosened = any(change.verdict == LOOSENED for change in changes)
+    return EXIT_LOOSENED if args.fail_on_loosened and loosened else EXIT_OK
+
+
+def _repository_path(top: Path, folder: str) -> str:
+    """``folder`` (relative to the current folder) as a path relative to the repository."""
+    path = (Path.cwd() / folder).resolve()
+    try:
+        return path.relative_to(top.resolve()).as_posix() or "."
+    except ValueError:
+        raise GitError(f"{folder} is outside the repository {top}") from None
+
+
+def _versions(top: Path, ref: str | None, roots: list[str]) -> dict[str, SpecVersion]:
+    versions = {}
+    for path in spec_paths(top, ref, roots):
+        try:
+            versions[path] = parse_version(path, read_text(top, ref, path))
+        except (OSError, ValueError, GitError) as error:
+            versions[path] = SpecVersion(path, None, str(error))
+    return versions

@@ -1,0 +1,135 @@
+"""Which way a changed spec key moves the bar: LOOSENED, TIGHTENED or merely CHANGED.
+
+A reviewer's question about a spec diff is "does this let a worse model through?". Thresholds
+answer it by their name: a ``min_*`` bound loosens when it goes down, a ``max_*`` bound (and
+every ``*_ms`` latency target, every ``max_spread``/``max_drop``/``max_rise`` entry) when it
+goes up. Adding a threshold adds a check (tightened); removing one removes a check (loosened).
+A few policy keys also decide whether a miss fails CI (``sla.on_breach``, ``sla.warn_margin``,
+``sla.confidence``, ``data.fallback``, ``audit.enabled``) and are ranked from strict to
+lenient. Everything else (epochs, samples, model parameters...) is CHANGED: it moves the
+metrics, but in no direction a rule could call.
+
+The rules read key names, not a fixed list, so sections added later that follow the naming
+(``drift.max_spread.accuracy``) are classified without changes here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Verdict = Literal["LOOSENED", "TIGHTENED", "CHANGED"]
+LOOSENED: Verdict = "LOOSENED"
+TIGHTENED: Verdict = "TIGHTENED"
+CHANGED: Verdict = "CHANGED"
+
+KeyPath = tuple[str, ...]
+
+THRESHOLD_SECTIONS = ("gate", "sla", "drift", "regression")
+_UPPER_PREFIXES = ("max_", "rel_max_")
+_LOWER_PREFIXES = ("min_", "rel_min_")
+
+
+class _Absent:
+    """A key that is not there (neither written nor defaulted) on one side of a diff."""
+
+    _instance: _Absent | None = None
+
+    def __new__(cls) -> _Absent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A key that is not a threshold but decides how hard a miss hits.
+
+    ``order`` ranks values from strict to lenient (for enums and booleans); without it a
+    larger number is more lenient. ``absent`` is the value the key stands for when its
+    section is there but the key is not (``sla.confidence`` absent: no interval, i.e. 0).
+    """
+
+    order: tuple[Any, ...] | None = None
+    absent: Any = ABSENT
+    absent_with_section: bool = False  # ``absent`` also applies when the whole section is gone
+
+
+POLICIES: dict[KeyPath, Policy] = {
+    ("sla", "on_breach"): Policy(order=("fail", "warn")),
+    ("sla", "warn_margin"): Policy(),
+    ("sla", "confidence"): Policy(absent=0.0),
+    ("data", "fallback"): Policy(order=("none", "synthetic"), absent="none"),
+    ("audit", "enabled"): Policy(order=(True, False), absent=False, absent_with_section=True),
+}
+
+
+def rule_key(path: KeyPath) -> KeyPath:
+    """The key a rule is written for: a cohort override ``cohorts.<id>.data.fallback`` follows
+    the rule of ``data.fallback``."""
+    return path[2:] if len(path) > 2 and path[0] == "cohorts" else path
+
+
+def threshold_direction(path: KeyPath) -> Literal["upper", "lower"] | None:
+    """``upper`` when a larger value lets more through, ``lower`` for the opposite, ``None``
+    for a key that is not a threshold."""
+    key = rule_key(path)
+    if len(key) < 2 or key[0] not in THRESHOLD_SECTIONS or key in POLICIES:
+        return None
+    for part in reversed(key[1:]):
+        if part.startswith(_LOWER_PREFIXES):
+            return "lower"
+        if part.startswith(_UPPER_PREFIXES):
+            return "upper"
+    if key[0] == "sla" and key[-1].endswith("_ms"):
+        return "upper"
+    return None
+
+
+def is_threshold(path: KeyPath) -> bool:
+    return threshold_direction(path) is not None
+
+
+def classify(
+    path: KeyPath, old: Any, new: Any, *, section_on_both_sides: bool = True
+) -> tuple[Verdict, str]:
+    """The verdict of one changed key and a short reason for it."""
+    direction = threshold_direction(path)
+    if direction is not None:
+        if old is ABSENT:
+            return TIGHTENED, "check added"
+        if new is ABSENT:
+            return LOOSENED, "check removed"
+        return _numeric(old, new, lenient_when_larger=direction == "upper")
+    policy = POLICIES.get(rule_key(path))
+    if policy is None:
+        return CHANGED, ""
+    if not section_on_both_sides and not policy.absent_with_section:
+        return CHANGED, "section added" if old is ABSENT else "section removed"
+    old = policy.absent if old is ABSENT else old
+    new = policy.absent if new is ABSENT else new
+    if old is ABSENT or new is ABSENT:
+        return CHANGED, ""
+    if policy.order is not None:
+        if old not in policy.order or new not in policy.order:
+            return CHANGED, ""
+        looser = policy.order.index(new) > policy.order.index(old)
+        return (LOOSENED, "more lenient") if looser else (TIGHTENED, "stricter")
+    return _numeric(old, new, lenient_when_larger=True)
+
+
+def _numeric(old: Any, new: Any, *, lenient_when_larger: bool) -> tuple[Verdict, str]:
+    numbers = (int, float)
+    if isinstance(old, bool) or isinstance(new, bool):
+        return CHANGED, ""
+    if not isinstance(old, numbers) or not isinstance(new, numbers) or old == new:
+        return CHANGED, ""
+    raised = new > old
+    note = "raised" if raised else "lowered"
+    return (LOOSENED if raised == lenient_when_larger else TIGHTENED), note

@@ -1,0 +1,113 @@
+"""``summary.md``: the run summary as markdown for a pull-request comment or a CI job page.
+
+Written next to ``results.json`` and appended to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions
+sets it. It leads with the verdict and the table (failures first), then lists each failed
+check with the spec line of its threshold, the warnings (passes on fallback data, SLA warning
+bands, cohorts missing from a baseline), spec errors, and the reliability diagrams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nethical_runner import __version__
+from nethical_runner.report import FAIL, RunReport, headline, table_rows
+
+
+def summary_markdown(
+    report: RunReport,
+    *,
+    run_id: str,
+    diagrams: Mapping[tuple[str, str], str],
+    diagrams_skipped: str | None,
+) -> str:
+    verdict = "failed" if report.failed else "passed"
+    lines = [f"## nethical-runner {verdict}: {headline(report)}", ""]
+    headers, cells = table_rows(report, source_width=None)
+    if cells:
+        lines += _table(headers, [[_bold_failure(cell) for cell in row] for row in cells])
+    checks = report.sorted_checks()
+    failed = [c for c in checks if c["outcome"] in ("failed", "error")]
+    if failed:
+        lines += ["### Failed checks", ""]
+        lines += _table(
+            ["check", "value", "threshold", "message", "threshold at"],
+            [
+                [
+                    f"`{_label(c)}`",
+                    _value(c["value"]),
+                    _value(c["threshold"]),
+                    c["message"],
+                    f"`{c['file']}:{c['line']}`",
+                ]
+                for c in failed
+            ],
+        )
+    warned = [c for c in checks if c["warning"] and c["outcome"] == "passed"]
+    if warned:
+        lines += ["### Warnings", ""]
+        lines += [f"- `{_label(c)}`: {_inline(c['warning'])}" for c in warned] + [""]
+    if report.errors:
+        lines += ["### Spec errors", ""]
+        lines += [f"- `{_where(e)}`: {_inline(e['message'])}" for e in report.errors] + [""]
+    lines += _diagrams(report, diagrams, diagrams_skipped)
+    lines += [f"<sub>nethical-runner {__version__}, run {run_id}; details in results.json</sub>"]
+    return "\n".join(lines) + "\n"
+
+
+def _diagrams(
+    report: RunReport, diagrams: Mapping[tuple[str, str], str], skipped: str | None
+) -> list[str]:
+    if skipped is not None:
+        return [f"Reliability diagrams skipped: {skipped}.", ""]
+    if not diagrams:
+        return []
+    lines = ["### Reliability diagrams", ""]
+    for row in sorted(report.rows(), key=lambda r: (r.file, r.spec, r.index)):
+        path = diagrams.get((row.spec, row.cohort))
+        if path is not None and row.record is not None:
+            reliability = row.record["reliability"]
+            bins = len(reliability["bins"])
+            lines.append(
+                f"- [{row.spec} / {row.cohort}]({path}): ECE {reliability['ece']:.4f} over "
+                f"{bins} bins ({reliability['confidence']} confidence)"
+            )
+    return [*lines, ""]
+
+
+def _label(check: Mapping[str, Any]) -> str:
+    return "::".join(part for part in (check["spec"], check["cohort"], check["check"]) if part)
+
+
+def _where(error: Mapping[str, Any]) -> str:
+    if error["line"] is None:
+        return str(error["file"])
+    return f"{error['file']}:{error['line']}:{error['column']}"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _bold_failure(cell: str) -> str:
+    return f"**{cell}**" if cell == FAIL else cell
+
+
+def _inline(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _cell(text: str) -> str:
+    """Markdown table cells may hold neither a pipe nor a line break."""
+    return _inline(text).replace("|", "\\|")
