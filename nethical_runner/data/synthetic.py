@@ -42,6 +42,7 @@ MALICIOUS_ACTIONS = (
 ACTIONS = ("<pad>", *NORMAL_ACTIONS, *MALICIOUS_ACTIONS)  # token id = index; 0 is padding
 MAX_SEQUENCE = 24
 _WORLD_SEED = 20_240_611  # fixes the "normal behaviour" Markov chain across data seeds
+_BLOCK_ROWS = 65_536
 
 
 def risk_features(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:
@@ -73,11 +74,16 @@ def correlation_features(samples: int, label_noise: float, rng: np.random.Genera
     hard = rng.random(samples) < min(4 * label_noise, 0.5)
     attack_kind = rng.integers(2, 5, samples)
     profile = np.where(y == 1, np.where(hard, 5, attack_kind), np.where(hard, 1, 0))
-    low, high = profiles[profile, :, 0], profiles[profile, :, 1]
-    X = low + (high - low) * rng.random((samples, len(CORRELATION_FEATURES)))
-    X[:, 0] = np.floor(X[:, 0])  # agent_count is a count
-    X[:, 1:] *= rng.lognormal(0.0, 0.1, (samples, len(CORRELATION_FEATURES) - 1))
-    X[:, 2:] = np.clip(X[:, 2:], 0.0, 1.0)
+    width = len(CORRELATION_FEATURES)
+    X = np.empty((samples, width))
+    for start in range(0, samples, _BLOCK_ROWS):  # blocks keep the temporaries small
+        block = slice(start, start + _BLOCK_ROWS)
+        low, high = profiles[profile[block], :, 0], profiles[profile[block], :, 1]
+        values = low + (high - low) * rng.random(low.shape)
+        values[:, 0] = np.floor(values[:, 0])  # agent_count is a count
+        values[:, 1:] *= rng.lognormal(0.0, 0.1, (low.shape[0], width - 1))
+        values[:, 2:] = np.clip(values[:, 2:], 0.0, 1.0)
+        X[block] = values
     return X, y, CORRELATION_FEATURES
 
 

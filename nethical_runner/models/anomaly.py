@@ -34,8 +34,7 @@ from nethical_runner.models.base import (
     sigmoid,
 )
 
-_FOLD_PRIME = np.uint64(1_000_003)
-_MIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_FOLD_PRIME = 1_000_003
 _CHUNK_ROWS = 16_384
 
 
@@ -69,7 +68,7 @@ class AnomalyModel(Model):
             return self._fit_forest(check_features(X), labels, seed)
         tokens = _check_tokens(X)
         size = 1 << self.params.hash_bits
-        theta = np.zeros(size + 1)  # hashed weights then bias
+        theta = np.zeros(size + 2)  # hashed weights, an always-zero slot for padding, bias
         first_moment, second_moment = np.zeros_like(theta), np.zeros_like(theta)
         lr, l2 = self.params.learning_rate, self.params.l2
         rng = np.random.default_rng(seed)
@@ -78,20 +77,21 @@ class AnomalyModel(Model):
         for _ in range(epochs):
             for chunk_start in rng.permutation(starts):
                 chunk = slice(chunk_start, chunk_start + _CHUNK_ROWS)
-                ids, weights = self._ngrams(tokens[chunk])
+                ids, row_weight = self._ngrams(tokens[chunk])
                 chunk_labels = labels[chunk]
                 order = rng.permutation(chunk_labels.size)
                 for start in range(0, order.size, batch_size):
                     rows = order[start : start + batch_size]
-                    batch_ids, batch_weights = ids[rows], weights[rows]
-                    scores = (theta[batch_ids] * batch_weights).sum(axis=1) + theta[-1]
+                    batch_ids, batch_weight = ids[rows], row_weight[rows]
+                    scores = theta[batch_ids].sum(axis=1) * batch_weight + theta[-1]
                     error = (sigmoid(scores) - chunk_labels[rows]) / rows.size
                     grad = np.bincount(
                         batch_ids.ravel(),
-                        weights=(batch_weights * error[:, None]).ravel(),
-                        minlength=size + 1,
+                        weights=np.repeat(error * batch_weight, batch_ids.shape[1]),
+                        minlength=size + 2,
                     )
                     grad[:size] += l2 * theta[:size]
+                    grad[size] = 0.0
                     grad[-1] = error.sum()
                     step += 1
                     _adam_step(theta, grad, first_moment, second_moment, step, lr)
@@ -116,43 +116,47 @@ class AnomalyModel(Model):
         tokens = _check_tokens(X)
         p = np.empty(tokens.shape[0])
         for start in range(0, tokens.shape[0], _CHUNK_ROWS):
-            ids, weights = self._ngrams(tokens[start : start + _CHUNK_ROWS])
-            scores = (self.theta_[ids] * weights).sum(axis=1) + self.theta_[-1]
+            ids, row_weight = self._ngrams(tokens[start : start + _CHUNK_ROWS])
+            scores = self.theta_[ids].sum(axis=1) * row_weight + self.theta_[-1]
             p[start : start + ids.shape[0]] = sigmoid(scores)
         return as_two_columns(p)
 
     def _ngrams(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Hashed ids of every n-gram window of each row, and their weights: 1/sqrt(count of
-        complete windows) so that long sequences do not score high for their length alone.
-        Incomplete windows (touching padding) point at the bias slot with weight 0.
+        """Hashed ids of every n-gram window of each row (windows touching padding point at
+        the always-zero slot), and each row's weight 1/sqrt(complete windows), so that long
+        sequences do not score high for their length alone.
 
-        An n-gram is folded into one 64-bit number column by column (``h * P + next``) and
-        then mixed, so hashing costs a few operations on 2-D arrays per order.
+        An n-gram is folded into one number column by column (``h * P + next``) and mixed by
+        Fibonacci hashing; byte-sized token ids (every synthetic sequence) fold in 32-bit
+        arithmetic, which is twice as fast as 64-bit.
         """
-        size = 1 << self.params.hash_bits
-        shift = np.uint64(64 - self.params.hash_bits)
-        width = tokens.shape[1]
-        wide = tokens.astype(np.uint64)
+        bits = self.params.hash_bits
+        narrow = tokens.dtype == np.uint8 or int(tokens.max(initial=0)) < 256
+        kind, width = (np.uint32, 32) if narrow else (np.uint64, 64)
+        multiplier = kind(0x9E3779B1 if narrow else 0x9E3779B97F4A7C15)
+        prime, shift = kind(_FOLD_PRIME), kind(width - bits)
+        wide = tokens.astype(kind)
         present = tokens > 0
         ids_parts, valid_parts = [], []
-        for order in range(1, min(self.params.ngram_max, width) + 1):
-            span = width - order + 1
+        columns = tokens.shape[1]
+        for order in range(1, min(self.params.ngram_max, columns) + 1):
+            span = columns - order + 1
             folded = wide[:, :span].copy()
             valid = present[:, :span].copy()
             for offset in range(1, order):
-                folded *= _FOLD_PRIME
+                folded *= prime
                 folded += wide[:, offset : offset + span]
                 valid &= present[:, offset : offset + span]
-            folded += np.uint64(order)
-            folded *= _MIX_MULTIPLIER  # Fibonacci hashing: the top bits are well mixed
-            ids_parts.append((folded >> shift).astype(np.int64))
+            folded += kind(order)
+            folded *= multiplier
+            folded >>= shift
+            ids_parts.append(folded)
             valid_parts.append(valid)
-        ids = np.concatenate(ids_parts, axis=1)
+        ids = np.concatenate(ids_parts, axis=1).astype(np.intp)
         valid = np.concatenate(valid_parts, axis=1)
-        counts = valid.sum(axis=1, keepdims=True)
-        weights = valid / np.sqrt(np.maximum(counts, 1))
-        ids[~valid] = size
-        return ids, weights
+        ids[~valid] = 1 << bits  # the zero slot
+        row_weight = 1.0 / np.sqrt(np.maximum(valid.sum(axis=1), 1))
+        return ids, row_weight
 
     def get_state(self) -> dict[str, np.ndarray]:
         if self.params.method == "isolation_forest":

@@ -36,7 +36,7 @@ class CorrelationModel(EstimatorBacked):
         self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int
     ) -> CorrelationModel:
         X = check_features(X)
-        labels = check_labels(y, X.shape[0])
+        check_labels(y, X.shape[0])  # validated, but passed on as given: no float copy
         self.n_features_ = np.array(X.shape[1])
         from sklearn.ensemble import HistGradientBoostingClassifier  # heavy: only when used
 
@@ -47,5 +47,5 @@ class CorrelationModel(EstimatorBacked):
             l2_regularization=self.params.l2_regularization,
             early_stopping=False,
             random_state=seed,
-        ).fit(X, labels.astype(np.int64))
+        ).fit(X, y)
         return self
