@@ -342,7 +342,7 @@ def _unzip(archive: Path, root: Path, limit: int, dataset: str) -> None:
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
         EOFError,
-        NotImplementedError,
+        NotImplementedError,  # zipfile: a compression method it cannot read
         RuntimeError,
         ValueError,
         zlib.error,
