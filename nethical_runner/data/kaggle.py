@@ -22,18 +22,22 @@ The client itself runs in a child Python process, for reasons found in kaggle 2.
 
 The parent process never imports the client, so a cache hit works where it is not installed.
 The download skips the client's unzip; the archive is unpacked here, refusing anything that
-would land outside the entry and anything larger than ``max_extracted_bytes``.
+would land outside the entry and anything larger than ``max_extracted_bytes``. The download
+itself is held to the same size by the child's file size limit (``RLIMIT_FSIZE``): a server that
+sends an endless body would otherwise fill the disk until the time limit.
 """
 
 from __future__ import annotations
 
 import base64
 import email.message
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -389,8 +393,11 @@ def _child_env(work: Path) -> dict[str, str]:
     return env
 
 
-def _download(dataset: str, version: int | None, work: Path, timeout_s: float) -> Path:
-    """Run the client in a child process that is killed once ``timeout_s`` has passed."""
+def _download(
+    dataset: str, version: int | None, work: Path, timeout_s: float, max_bytes: int
+) -> Path:
+    """Run the client in a child process that is killed once ``timeout_s`` has passed and
+    cannot write a file larger than ``max_bytes``."""
     downloads = work / "download"
     downloads.mkdir()
     result_path = work / "result.json"
@@ -400,6 +407,7 @@ def _download(dataset: str, version: int | None, work: Path, timeout_s: float) -
         str(version or ""),
         str(downloads),
         str(result_path),
+        str(max_bytes),
     ]
     process = subprocess.Popen(
         [sys.executable, "-c", _CHILD_CODE, *arguments],
@@ -472,12 +480,14 @@ def _client_download(dataset: str, version: int | None, downloads: Path) -> str:
     return name
 
 
-def _classify(exc: BaseException, dataset: str) -> tuple[Reason, str]:
+def _classify(exc: BaseException, dataset: str, max_bytes: int) -> tuple[Reason, str]:
     import requests
     from urllib3.exceptions import ProtocolError
 
     if isinstance(exc, DataUnavailable):
         return exc.reason, exc.message
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return "bad_archive", f"the download of {dataset} is larger than {max_bytes} bytes"
     detail = _redact(f"{type(exc).__name__}: {exc}")[:500]
     response = getattr(exc, "response", None)
     if isinstance(exc, requests.HTTPError) and response is not None:
@@ -503,8 +513,10 @@ def _child_main(argv: list[str]) -> int:
 
     stdout belongs to the client, which prints help texts and, in verbose mode, request headers.
     """
-    dataset, version_text, downloads, result_path = argv
+    dataset, version_text, downloads, result_path, limit_text = argv
     version = int(version_text) if version_text else None
+    max_bytes = int(limit_text)
+    _limit_file_size(max_bytes + 4096)  # room for the small files the client and we write
     try:
         outcome: dict[str, Any] = {
             "ok": True,
@@ -513,10 +525,24 @@ def _child_main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        reason, message = _classify(exc, dataset)
+        reason, message = _classify(exc, dataset, max_bytes)
         outcome = {"ok": False, "reason": reason, "message": _redact(message)}
     atomic_write_json(Path(result_path), outcome)
     return 0
+
+
+def _limit_file_size(limit: int) -> None:
+    """Make a write past ``limit`` bytes fail with EFBIG in this process (instead of the default
+    SIGXFSZ, which would kill it without a word)."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system: the time limit still bounds the download
+        return
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
 
 
 # --- public API ---------------------------------------------------------------------------------
@@ -552,7 +578,7 @@ def fetch_dataset(
     _sweep_leftovers(entry)
     work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".tmp", dir=entry.parent))
     try:
-        download = _download(dataset, version, work, timeout_s)
+        download = _download(dataset, version, work, timeout_s, max_extracted_bytes)
         staged = work / "entry"
         _unpack(download, staged, max_extracted_bytes, dataset)
         atomic_write_json(staged / MARKER, _manifest(staged, dataset, version))
