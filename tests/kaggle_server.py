@@ -40,10 +40,12 @@ INTROSPECT_PATH = "/api/v1/security.OAuthService/IntrospectToken"
 # unavailable: a 503 from the API. download_error: the archive URL answers 500. slow: the archive
 # trickles in a few bytes at a time. stall: half the archive, then silence on an open connection.
 # endless: a chunked body that never ends. html: a login page served as the archive.
-# redirect_loop: the archive URL redirects to itself.
+# redirect_loop: the archive URL redirects to itself. echo_name: the archive URL, and so the
+# downloaded file's name, carries the key.
 Mode = Literal[
     "ok", "not_found", "unauthorized", "hang", "truncated", "short_header", "error_echo",
     "unavailable", "download_error", "slow", "stall", "endless", "html", "redirect_loop",
+    "echo_name",
 ]  # fmt: skip
 
 
@@ -166,9 +168,12 @@ def _handler_for(fake: FakeKaggle) -> type[BaseHTTPRequestHandler]:
                 self._send_json(503, {"code": 503, "message": "Service Unavailable"})
             else:
                 request = recorded.json()
+                served = (
+                    f"{_password(recorded)}.csv" if fake.mode == "echo_name" else fake.file_name
+                )
                 location = (
                     f"http://{self.headers['Host']}/download/{request['ownerSlug']}/"
-                    f"{request['datasetSlug']}/{fake.file_name}"
+                    f"{request['datasetSlug']}/{served}"
                 )
                 self.send_response(302)
                 self.send_header("Location", location)

@@ -440,10 +440,11 @@ def _download(
 
 
 def _served_name(response: Any, slug: str) -> str:
-    """The download's own file name, from Content-Disposition or the final URL."""
+    """The download's own file name, from Content-Disposition or the final URL; redacted, since
+    the server chooses it and it becomes a file name in the cache."""
     header = email.message.Message()
     header["content-disposition"] = response.headers.get("Content-Disposition", "")
-    raw = header.get_filename() or PurePosixPath(urlsplit(response.url).path).name
+    raw = _redact(header.get_filename() or PurePosixPath(urlsplit(response.url).path).name)
     name = re.sub(r"[^A-Za-z0-9._-]", "_", raw.replace("\\", "/").rsplit("/", 1)[-1])
     return name.lstrip(".") or slug
 
