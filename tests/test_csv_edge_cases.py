@@ -276,3 +276,68 @@ def test_a_very_wide_file_at_the_limit_loads(tmp_path: Path) -> None:
     ).cohorts.values()
     assert isinstance(cohort, CohortResult), cohort
     assert time.monotonic() - started < 120
+
+
+CELLS = ["0", "1", "2.5", "-3", "1e999", "inf", "nan", "", "x", "M", '"a,b"', '"', " ", "1,2"]
+
+
+@pytest.mark.parametrize(
+    "budget",
+    [pytest.param(60, id="quick"), pytest.param(1500, id="thorough", marks=pytest.mark.slow)],
+)
+def test_random_tables_fail_only_with_data_errors(tmp_path: Path, budget: int) -> None:
+    """A valid table with random cells, headers and row lengths changed: reading it gives
+    finite features and labels of both classes, or a one-line DataError; nothing else."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from nethical_runner.data.errors import DataError
+    from nethical_runner.data.tables import read_table
+    from nethical_runner.spec.models import CsvConfig
+
+    cells = st.sampled_from(CELLS) | st.text(max_size=4)
+    edits = st.lists(
+        st.tuples(st.integers(0, 12), st.integers(0, 3), cells | st.none()), max_size=6
+    )  # (row, column, new value); None drops the cell, a column past the end adds one
+    configs = st.fixed_dictionaries(
+        {"path": st.just("t.csv")},
+        optional={
+            "na": st.sampled_from(["error", "drop"]),
+            "positive": st.sampled_from(["M", 1, "x"]),
+            "features": st.lists(
+                st.sampled_from(["a", "b", "x y"]), min_size=1, max_size=2, unique=True
+            ),
+            "label": st.sampled_from(["label", "target", "a"]),
+        },
+    )
+    outcomes = {"read": 0, "refused": 0}
+
+    @settings(max_examples=budget, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(edits, configs)
+    def check(changes: list[tuple[int, int, str | None]], config: dict) -> None:
+        table_rows = [["a", "b", "label"]]
+        table_rows += [[str(i % 5), f"{i / 7:.3f}", str(i % 2)] for i in range(12)]
+        for row, column, value in changes:
+            cells_of_row = table_rows[row]
+            if value is None:
+                if cells_of_row:
+                    del cells_of_row[min(column, len(cells_of_row) - 1)]
+            elif column < len(cells_of_row):
+                cells_of_row[column] = value
+            else:
+                cells_of_row.append(value)
+        path = tmp_path / "t.csv"
+        text = "\n".join(",".join(row) for row in table_rows) + "\n"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        try:
+            table = read_table(path, CsvConfig(**config), "t.csv", None)
+        except DataError as error:
+            assert "\n" not in str(error)
+            outcomes["refused"] += 1
+            return
+        assert np.isfinite(table.X).all()
+        assert set(np.unique(table.y).tolist()) == {0, 1}
+        outcomes["read"] += 1
+
+    check()
+    assert outcomes["read"] and outcomes["refused"], outcomes

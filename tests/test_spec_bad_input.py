@@ -357,6 +357,10 @@ WRONG_VALUES: dict[str, tuple[str, list[str]]] = {
         HEAD + "data: {source: csv, csv: {path: a.csv, delimiter: ';;'}}\n",
         ["spec.yaml:4:51: data.csv.delimiter: ';;': string should have at most 1 character"],
     ),
+    "a feature listed twice": (
+        HEAD + "data: {source: csv, csv: {path: a.csv, features: [a, b, a]}}\n",
+        ["spec.yaml:4:50: data.csv.features: 'a' is listed twice"],
+    ),
     "kaggle dataset with a path": (
         HEAD + "data: {source: kaggle, kaggle: {dataset: ../../x, file: a.csv}}\n",
         [

@@ -54,7 +54,8 @@ def read_table(path: Path, config: TableConfig, shown: str, limit: int | None) -
         raise DataError(f"{shown}: the table has no rows")
     duplicated = _duplicated(frame, header)
     if duplicated:
-        raise DataError(f"{shown}: duplicated column names: {', '.join(duplicated)}")
+        names = ", ".join(_name(column) for column in duplicated)
+        raise DataError(f"{shown}: duplicated column names: {names}")
     if frame.shape[1] == 1 and config.delimiter not in str(frame.columns[0]):
         raise DataError(
             f"{shown}: only one column ({frame.columns[0]!r}); is the delimiter "
@@ -119,8 +120,15 @@ def _duplicated(frame: pd.DataFrame, header: list[str] | None) -> list[str]:
     return [column for column in columns if column.rsplit(".", 1)[0] in repeated]
 
 
+def _name(column: object) -> str:
+    """A column name for a one-line message: as written, unless it holds line breaks or other
+    unprintable characters (a quoted header may), which its repr escapes."""
+    text = str(column)
+    return text if text.isprintable() else repr(text)
+
+
 def _listing(frame: pd.DataFrame, most: int = 20) -> str:
-    names = [str(c) for c in frame.columns]
+    names = [_name(c) for c in frame.columns]
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
