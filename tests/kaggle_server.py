@@ -24,6 +24,7 @@ import socket
 import stat
 import struct
 import threading
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -279,3 +280,30 @@ def lying_zip(real_size: int, claimed_size: int) -> bytes:
     header = data.rindex(b"PK\x01\x02")
     struct.pack_into("<I", data, header + 24, claimed_size)
     return bytes(data)
+
+
+def special_file_zip(name: str, kind: int) -> bytes:
+    """A member whose mode says it is a FIFO, a device or a socket (``kind``: ``stat.S_IF*``)."""
+    member = zipfile.ZipInfo(name)
+    member.create_system = 3
+    member.external_attr = (kind | 0o644) << 16
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr(member, b"")
+    return buffer.getvalue()
+
+
+def duplicate_member_zip(name: str) -> bytes:
+    """The same member name twice: the second would overwrite the first."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr(name, b"a,label\n1,0\n")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+            bundle.writestr(name, b"evil,label\n1,0\n")
+    return buffer.getvalue()
+
+
+def many_files_zip(count: int) -> bytes:
+    """``count`` empty files: nothing to unpack by size, but one inode and block each."""
+    return zip_bytes({f"f/{i}.bin": b"" for i in range(count)})

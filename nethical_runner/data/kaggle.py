@@ -67,6 +67,7 @@ MARKER = ".complete"
 _NAME_PART = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 _DATASET_REF = re.compile(rf"({_NAME_PART})/({_NAME_PART})")
 _CHUNK = 1024 * 1024
+_MEMBER_COST = 4096  # what a file costs on disk however small it is: one block
 # One resumed retry rides out a dropped connection; the client's default of five retries with
 # exponential back-off would sleep for a minute before reporting anything.
 _DOWNLOAD_RETRIES = 1
@@ -316,11 +317,16 @@ def _member_target(root: Path, member: zipfile.ZipInfo, dataset: str) -> Path:
 
 
 def _unzip(archive: Path, root: Path, limit: int, dataset: str) -> None:
-    """Extract member by member, counting the bytes written, not the sizes the headers claim."""
+    """Extract member by member, counting the bytes written, not the sizes the headers claim.
+
+    Every member counts at least one file system block (:data:`_MEMBER_COST`) toward the limit:
+    an archive of a million empty files unpacks to no bytes, yet costs a million inodes and
+    blocks, and as long to write.
+    """
     try:
         with zipfile.ZipFile(archive) as bundle:
             members = bundle.infolist()
-            declared = sum(member.file_size for member in members)
+            declared = sum(max(member.file_size, _MEMBER_COST) for member in members)
             if declared > limit:
                 raise DataUnavailable(
                     "bad_archive", f"{dataset} would unpack to {declared} bytes, over {limit}"
@@ -332,16 +338,18 @@ def _unzip(archive: Path, root: Path, limit: int, dataset: str) -> None:
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
+                size = 0
                 with bundle.open(member) as source, target.open("xb") as sink:
                     while chunk := source.read(_CHUNK):
-                        written += len(chunk)
-                        if written > limit:
+                        size += len(chunk)
+                        if written + size > limit:
                             raise DataUnavailable(
                                 "bad_archive", f"{dataset} unpacks to more than {limit} bytes"
                             )
                         sink.write(chunk)
                     sink.flush()
                     os.fsync(sink.fileno())
+                written += max(size, _MEMBER_COST)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
