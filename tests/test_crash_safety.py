@@ -35,6 +35,9 @@ import pytest
 from nethical_runner.audit.verify import verify
 from nethical_runner.models import load_model
 
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)"
+)
 DRIVER = Path(__file__).parent / "crash_driver.py"
 SPEC = """\
 version: 1

@@ -29,6 +29,9 @@ from nethical_runner.audit.verify import verify
 from nethical_runner.cli import main
 from nethical_runner.models import load_model
 
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)"
+)
 SPEC = """\
 version: 1
 name: d
