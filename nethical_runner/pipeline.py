@@ -345,7 +345,9 @@ def _save(
     """Write model and metrics under ``models/current`` or ``models/candidates``.
 
     File names carry the run id, so nothing already there is ever overwritten; a promotion also
-    replaces (atomically) the ``.latest.json`` pointer to the newest promoted model.
+    replaces (atomically) the ``.latest.json`` pointer to the newest promoted model. When a
+    write fails (a full disk), the files this call already wrote are removed again, so a cohort
+    that failed leaves no model among the promoted ones.
     """
     folder = settings.out_dir / "models" / ("current" if promoted else "candidates")
     stem = f"{spec.name}__{cohort.id}__{cohort.config.model.type}"
@@ -382,21 +384,26 @@ def _save(
         "model_file": model_path.name,
         **{k: _plain(v) for k, v in metrics.items()},
     }
-    model.save(
-        model_path,
-        metadata={"spec": spec.name, "cohort": cohort.id, "run": settings.run_id},
-    )
-    atomic_write_json(metrics_path, record)
-    if promoted:
-        pointer = folder / f"{spec.name}__{cohort.id}.latest.json"
-        atomic_write_json(
-            pointer,
-            {
-                "model": model_path.name,
-                "metrics": metrics_path.name,
-                "run_id": settings.run_id,
-            },
+    try:
+        model.save(
+            model_path,
+            metadata={"spec": spec.name, "cohort": cohort.id, "run": settings.run_id},
         )
+        atomic_write_json(metrics_path, record)
+        if promoted:
+            pointer = folder / f"{spec.name}__{cohort.id}.latest.json"
+            atomic_write_json(
+                pointer,
+                {
+                    "model": model_path.name,
+                    "metrics": metrics_path.name,
+                    "run_id": settings.run_id,
+                },
+            )
+    except BaseException:
+        for written in (model_path, metrics_path):
+            written.unlink(missing_ok=True)
+        raise
     return model_path, metrics_path
 
 

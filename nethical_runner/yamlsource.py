@@ -2,8 +2,11 @@
 
 Specs arrive in pull requests, so they are untrusted: only PyYAML's safe composer ever touches
 them, no tag other than the core schema's is accepted, and aliases are counted so that a
-"billion laughs" document is refused instead of expanded. Every value's line and column is kept
-so that a validation error can point at the exact spot in the file.
+"billion laughs" document is refused instead of expanded. The file is read only up to its size
+limit (a symlink to ``/dev/zero`` must not be read forever) and nesting is capped, because
+PyYAML composes recursively and a few kilobytes of ``[[[[`` would otherwise end in a
+``RecursionError`` instead of a located problem. Every value's line and column is kept so that
+a validation error can point at the exact spot in the file.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ KeyPath = tuple[str | int, ...]
 
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_NODES = 20_000
+MAX_DEPTH = 64  # far beyond any spec, far below Python's recursion limit
+MAX_NUMBER_CHARS = 100
 _CORE_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -30,9 +35,6 @@ _CORE_TAGS = {
     "tag:yaml.org,2002:seq",
 }
 _YAML12_BOOLEANS = {"true", "false"}
-# libyaml's parser when PyYAML was built with it (several times faster at collection), else
-# the pure-Python one; both only compose nodes, nothing is constructed from tags.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -100,25 +102,30 @@ class SpecSyntaxError(Exception):
         self.problems = problems
 
 
-def read_yaml(path: Path, text: str | None = None) -> Document:
-    """Parse ``path`` (or ``text`` when given) into a :class:`Document`.
+def read_spec_bytes(path: Path) -> bytes:
+    """The bytes of ``path``, reading at most one byte past :data:`MAX_SPEC_BYTES`.
+
+    Raises :class:`SpecSyntaxError` for a larger file and ``OSError`` when it cannot be read.
+    """
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_SPEC_BYTES + 1)
+    if len(raw) > MAX_SPEC_BYTES:
+        problem = Problem(path, Mark(1, 1), "", f"file is larger than {MAX_SPEC_BYTES} bytes")
+        raise SpecSyntaxError([problem])
+    return raw
+
+
+def read_yaml(path: Path, text: str | bytes | None = None) -> Document:
+    """Parse ``path`` (or ``text`` when given, as read from ``path``) into a :class:`Document`.
 
     Raises :class:`SpecSyntaxError` only when the text cannot be read as YAML at all; refused
     values are collected in :attr:`Document.problems`.
     """
-    if text is None:
-        raw = path.read_bytes()
+    raw = read_spec_bytes(path) if text is None else text
+    if isinstance(raw, bytes):
         if len(raw) > MAX_SPEC_BYTES:
-            raise SpecSyntaxError(
-                [
-                    Problem(
-                        path,
-                        Mark(1, 1),
-                        "",
-                        f"file is larger than {MAX_SPEC_BYTES} bytes",
-                    )
-                ]
-            )
+            problem = Problem(path, Mark(1, 1), "", f"file is larger than {MAX_SPEC_BYTES} bytes")
+            raise SpecSyntaxError([problem])
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -132,8 +139,18 @@ def read_yaml(path: Path, text: str | None = None) -> Document:
                     )
                 ]
             ) from None
+    else:
+        text = raw
     try:
-        root = yaml.compose(text, Loader=_SAFE_LOADER)
+        root = yaml.compose(text, Loader=_DepthLimitedLoader)
+    except _TooDeep as error:
+        message = f"nested more than {MAX_DEPTH} levels deep"
+        raise SpecSyntaxError([Problem(path, error.mark, format_key(error.key), message)]) from None
+    except yaml.reader.ReaderError as error:
+        # Not a MarkedYAMLError: it knows only a character offset, and its text spans two lines.
+        where = _offset_mark(text, error.position)
+        detail = f"unacceptable character #x{error.character:04x} ({error.reason})"
+        raise SpecSyntaxError([Problem(path, where, "", f"invalid YAML: {detail}")]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Mark(mark.line + 1, mark.column + 1) if mark else Mark(1, 1)
@@ -151,6 +168,55 @@ def read_yaml(path: Path, text: str | None = None) -> Document:
         builder.problems,
         builder.key_marks,
     )
+
+
+def _offset_mark(text: str, offset: int) -> Mark:
+    """Line and column of a character offset into ``text`` (a byte order mark is no column)."""
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    if line == 1 and text.startswith("\ufeff"):
+        column -= 1
+    return Mark(line, column)
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: Mark, key: KeyPath) -> None:
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep")
+        self.mark = mark
+        self.key = key
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, whose recursive composer stops at :data:`MAX_DEPTH` levels.
+
+    Only used to compose nodes (``yaml.compose``); values are built by :class:`_Builder`. The
+    key path of the current node is tracked from the ``index`` argument PyYAML passes down (a
+    sequence position, or the key node of a mapping value), so the problem can name it.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._key_path: list[str | int] = []
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if parent is None:
+            return super().compose_node(parent, index)
+        if isinstance(index, ScalarNode):
+            part: str | int = index.value
+        elif isinstance(index, int) and not isinstance(index, bool):
+            part = index
+        else:
+            part = "?"  # a mapping key: complex keys can nest as deep as values
+        self._key_path.append(part)
+        try:
+            if len(self._key_path) > MAX_DEPTH and self.check_event(
+                yaml.MappingStartEvent, yaml.SequenceStartEvent
+            ):
+                mark = self.peek_event().start_mark
+                raise _TooDeep(Mark(mark.line + 1, mark.column + 1), tuple(self._key_path))
+            return super().compose_node(parent, index)
+        finally:
+            self._key_path.pop()
 
 
 _REFUSED = object()  # stands for a value that was reported and is left out of the data
@@ -224,6 +290,17 @@ class _Builder:
                 node,
                 key,
                 f"{node.value!r} is a YAML 1.1 boolean; write true or false, or quote it",
+            )
+            return _REFUSED
+        numeric = node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        if numeric and len(node.value) > MAX_NUMBER_CHARS:
+            # Python refuses to convert or print integers of more than 4300 digits (hex ones
+            # convert but still cannot be shown in a message); no spec value needs a long number.
+            shown = f"{node.value[:20]}..."
+            self._problem(
+                node,
+                key,
+                f"{shown!r} is a number of {len(node.value)} characters, too long to read",
             )
             return _REFUSED
         return self._constructor.construct_object(node)

@@ -24,6 +24,7 @@ import socket
 import stat
 import struct
 import threading
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,7 +38,16 @@ INTROSPECT_PATH = "/api/v1/security.OAuthService/IntrospectToken"
 # hang: the download call never answers. truncated: the archive promises its full length and the
 # connection drops halfway. short_header: Content-Length says less than the archive has, so the
 # client stores a cut archive without noticing. error_echo: a 500 whose message repeats the key.
-Mode = Literal["ok", "not_found", "unauthorized", "hang", "truncated", "short_header", "error_echo"]
+# unavailable: a 503 from the API. download_error: the archive URL answers 500. slow: the archive
+# trickles in a few bytes at a time. stall: half the archive, then silence on an open connection.
+# endless: a chunked body that never ends. html: a login page served as the archive.
+# redirect_loop: the archive URL redirects to itself. echo_name: the archive URL, and so the
+# downloaded file's name, carries the key.
+Mode = Literal[
+    "ok", "not_found", "unauthorized", "hang", "truncated", "short_header", "error_echo",
+    "unavailable", "download_error", "slow", "stall", "endless", "html", "redirect_loop",
+    "echo_name",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,10 @@ class FakeKaggle:
     def wait_for_release(self) -> None:
         self._release.wait()
 
+    def released(self, wait_s: float) -> bool:
+        """Whether :meth:`stop` was called, waiting up to ``wait_s`` for it."""
+        return self._release.wait(wait_s)
+
     def __enter__(self) -> FakeKaggle:
         self._thread.start()
         return self
@@ -151,11 +165,16 @@ def _handler_for(fake: FakeKaggle) -> type[BaseHTTPRequestHandler]:
                 self._send_json(401, {"code": 401, "message": "Unauthenticated"})
             elif fake.mode == "error_echo":
                 self._send_json(500, {"code": 500, "message": f"bad key {_password(recorded)}"})
+            elif fake.mode == "unavailable":
+                self._send_json(503, {"code": 503, "message": "Service Unavailable"})
             else:
                 request = recorded.json()
+                served = (
+                    f"{_password(recorded)}.csv" if fake.mode == "echo_name" else fake.file_name
+                )
                 location = (
                     f"http://{self.headers['Host']}/download/{request['ownerSlug']}/"
-                    f"{request['datasetSlug']}/{fake.file_name}"
+                    f"{request['datasetSlug']}/{served}"
                 )
                 self.send_response(302)
                 self.send_header("Location", location)
@@ -163,9 +182,20 @@ def _handler_for(fake: FakeKaggle) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
 
         def do_GET(self) -> None:
-            self._record()
+            recorded = self._record()
             body = fake.archive
-            if fake.mode == "truncated":
+            if fake.mode == "download_error":
+                self._send(500, b"<html>Internal Server Error</html>", "text/html")
+            elif fake.mode == "html":
+                self._send(200, b"<html><body>Please sign in</body></html>", "text/html")
+            elif fake.mode == "redirect_loop":
+                self.send_response(302)
+                self.send_header("Location", f"http://{self.headers['Host']}{recorded.path}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif fake.mode in ("slow", "stall", "endless"):
+                self._dribble(body)
+            elif fake.mode == "truncated":
                 self._send(200, body[: len(body) // 2], fake.content_type, length=len(body))
                 self.close_connection = True
             elif fake.mode == "short_header":
@@ -173,6 +203,31 @@ def _handler_for(fake: FakeKaggle) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             else:
                 self._send(200, body, fake.content_type)
+
+        def _dribble(self, body: bytes) -> None:
+            """The slow modes; each stops as soon as the server is told to stop."""
+            self.send_response(200)
+            self.send_header("Content-Type", fake.content_type)
+            if fake.mode != "endless":  # endless: no length, the body runs until closed
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.close_connection = True
+            try:
+                if fake.mode == "stall":
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    fake.wait_for_release()
+                elif fake.mode == "slow":
+                    for start in range(0, len(body), 16):
+                        self.wfile.write(body[start : start + 16])
+                        self.wfile.flush()
+                        if fake.released(0.05):
+                            return
+                else:
+                    while not fake.released(0.002):  # about 30 MB/s: fast, not disk-filling
+                        self.wfile.write(bytes(64 * 1024))
+            except OSError:
+                return  # the client went away (it was killed at its time limit)
 
     return Handler
 
@@ -225,3 +280,30 @@ def lying_zip(real_size: int, claimed_size: int) -> bytes:
     header = data.rindex(b"PK\x01\x02")
     struct.pack_into("<I", data, header + 24, claimed_size)
     return bytes(data)
+
+
+def special_file_zip(name: str, kind: int) -> bytes:
+    """A member whose mode says it is a FIFO, a device or a socket (``kind``: ``stat.S_IF*``)."""
+    member = zipfile.ZipInfo(name)
+    member.create_system = 3
+    member.external_attr = (kind | 0o644) << 16
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr(member, b"")
+    return buffer.getvalue()
+
+
+def duplicate_member_zip(name: str) -> bytes:
+    """The same member name twice: the second would overwrite the first."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr(name, b"a,label\n1,0\n")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+            bundle.writestr(name, b"evil,label\n1,0\n")
+    return buffer.getvalue()
+
+
+def many_files_zip(count: int) -> bytes:
+    """``count`` empty files: nothing to unpack by size, but one inode and block each."""
+    return zip_bytes({f"f/{i}.bin": b"" for i in range(count)})

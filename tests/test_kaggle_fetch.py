@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -25,7 +26,10 @@ from kaggle_server import (
     DOWNLOAD_PATH,
     INTROSPECT_PATH,
     bomb_zip,
+    duplicate_member_zip,
     lying_zip,
+    many_files_zip,
+    special_file_zip,
     symlink_zip,
     unused_port,
     zip_bytes,
@@ -188,6 +192,13 @@ MALICIOUS: dict[str, tuple[Callable[[Path], bytes], str]] = {
     "symlink": (lambda outside: symlink_zip(str(outside)), "is a link"),
     "zip bomb": (lambda outside: bomb_zip(8 * MIB), "would unpack to"),
     "lying sizes": (lambda outside: lying_zip(real_size=8 * MIB, claimed_size=10), "Bad CRC"),
+    "backslash traversal": (lambda outside: zip_bytes({"..\\..\\escaped.txt": b"x"}), "escapes"),
+    "drive letter": (lambda outside: zip_bytes({"C:/escaped.txt": b"x"}), "escapes"),
+    "fifo": (lambda outside: special_file_zip("pipe.txt", stat.S_IFIFO), "is a link or device"),
+    "device": (lambda outside: special_file_zip("dev.txt", stat.S_IFCHR), "is a link or device"),
+    "marker member": (lambda outside: zip_bytes({".complete": b"{}"}), "is not usable"),
+    "duplicate member": (lambda outside: duplicate_member_zip("data.txt"), "File exists"),
+    "many empty files": (lambda outside: many_files_zip(2000), "would unpack to"),
 }
 
 

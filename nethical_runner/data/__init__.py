@@ -199,11 +199,32 @@ def split_dataset(dataset: Dataset, config: SplitConfig, seed: int) -> Split:
     if not 0 < n_train < n:
         raise ValueError(f"train_fraction {config.train_fraction} of {n} rows leaves an empty part")
     if config.method == "temporal":
-        return Split(
+        split = Split(
             dataset.X[:n_train], dataset.y[:n_train], dataset.X[n_train:], dataset.y[n_train:]
         )
-    train, val = _stratified_indices(dataset.y, n_train, seed)
-    return Split(dataset.X[train], dataset.y[train], dataset.X[val], dataset.y[val])
+    else:
+        train, val = _stratified_indices(dataset.y, n_train, seed)
+        split = Split(dataset.X[train], dataset.y[train], dataset.X[val], dataset.y[val])
+    _require_both_classes(split, config.method)
+    return split
+
+
+def _require_both_classes(split: Split, method: str) -> None:
+    """A part with one class cannot train a classifier, nor show that one separates the classes:
+    on such a part every model reaches accuracy 1.0 and would be promoted."""
+    for part, labels in (("training", split.y_train), ("validation", split.y_val)):
+        if np.unique(labels).size == 2:
+            continue
+        absent = 1 - int(labels[0])
+        hint = (
+            "the rows may be sorted by label; try split method stratified"
+            if method == "temporal"
+            else f"too few rows of class {absent}"
+        )
+        raise DataError(
+            f"the {part} part of the {method} split ({labels.size} rows) holds no rows of class "
+            f"{absent}: {hint}"
+        )
 
 
 def _stratified_indices(y: np.ndarray, n_train: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

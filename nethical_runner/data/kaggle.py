@@ -22,18 +22,22 @@ The client itself runs in a child Python process, for reasons found in kaggle 2.
 
 The parent process never imports the client, so a cache hit works where it is not installed.
 The download skips the client's unzip; the archive is unpacked here, refusing anything that
-would land outside the entry and anything larger than ``max_extracted_bytes``.
+would land outside the entry and anything larger than ``max_extracted_bytes``. The download
+itself is held to the same size by the child's file size limit (``RLIMIT_FSIZE``): a server that
+sends an endless body would otherwise fill the disk until the time limit.
 """
 
 from __future__ import annotations
 
 import base64
 import email.message
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -63,6 +67,7 @@ MARKER = ".complete"
 _NAME_PART = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 _DATASET_REF = re.compile(rf"({_NAME_PART})/({_NAME_PART})")
 _CHUNK = 1024 * 1024
+_MEMBER_COST = 4096  # what a file costs on disk however small it is: one block
 # One resumed retry rides out a dropped connection; the client's default of five retries with
 # exponential back-off would sleep for a minute before reporting anything.
 _DOWNLOAD_RETRIES = 1
@@ -312,11 +317,16 @@ def _member_target(root: Path, member: zipfile.ZipInfo, dataset: str) -> Path:
 
 
 def _unzip(archive: Path, root: Path, limit: int, dataset: str) -> None:
-    """Extract member by member, counting the bytes written, not the sizes the headers claim."""
+    """Extract member by member, counting the bytes written, not the sizes the headers claim.
+
+    Every member counts at least one file system block (:data:`_MEMBER_COST`) toward the limit:
+    an archive of a million empty files unpacks to no bytes, yet costs a million inodes and
+    blocks, and as long to write.
+    """
     try:
         with zipfile.ZipFile(archive) as bundle:
             members = bundle.infolist()
-            declared = sum(member.file_size for member in members)
+            declared = sum(max(member.file_size, _MEMBER_COST) for member in members)
             if declared > limit:
                 raise DataUnavailable(
                     "bad_archive", f"{dataset} would unpack to {declared} bytes, over {limit}"
@@ -328,16 +338,18 @@ def _unzip(archive: Path, root: Path, limit: int, dataset: str) -> None:
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
+                size = 0
                 with bundle.open(member) as source, target.open("xb") as sink:
                     while chunk := source.read(_CHUNK):
-                        written += len(chunk)
-                        if written > limit:
+                        size += len(chunk)
+                        if written + size > limit:
                             raise DataUnavailable(
                                 "bad_archive", f"{dataset} unpacks to more than {limit} bytes"
                             )
                         sink.write(chunk)
                     sink.flush()
                     os.fsync(sink.fileno())
+                written += max(size, _MEMBER_COST)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -389,8 +401,11 @@ def _child_env(work: Path) -> dict[str, str]:
     return env
 
 
-def _download(dataset: str, version: int | None, work: Path, timeout_s: float) -> Path:
-    """Run the client in a child process that is killed once ``timeout_s`` has passed."""
+def _download(
+    dataset: str, version: int | None, work: Path, timeout_s: float, max_bytes: int
+) -> Path:
+    """Run the client in a child process that is killed once ``timeout_s`` has passed and
+    cannot write a file larger than ``max_bytes``."""
     downloads = work / "download"
     downloads.mkdir()
     result_path = work / "result.json"
@@ -400,6 +415,7 @@ def _download(dataset: str, version: int | None, work: Path, timeout_s: float) -
         str(version or ""),
         str(downloads),
         str(result_path),
+        str(max_bytes),
     ]
     process = subprocess.Popen(
         [sys.executable, "-c", _CHILD_CODE, *arguments],
@@ -432,10 +448,11 @@ def _download(dataset: str, version: int | None, work: Path, timeout_s: float) -
 
 
 def _served_name(response: Any, slug: str) -> str:
-    """The download's own file name, from Content-Disposition or the final URL."""
+    """The download's own file name, from Content-Disposition or the final URL; redacted, since
+    the server chooses it and it becomes a file name in the cache."""
     header = email.message.Message()
     header["content-disposition"] = response.headers.get("Content-Disposition", "")
-    raw = header.get_filename() or PurePosixPath(urlsplit(response.url).path).name
+    raw = _redact(header.get_filename() or PurePosixPath(urlsplit(response.url).path).name)
     name = re.sub(r"[^A-Za-z0-9._-]", "_", raw.replace("\\", "/").rsplit("/", 1)[-1])
     return name.lstrip(".") or slug
 
@@ -472,12 +489,14 @@ def _client_download(dataset: str, version: int | None, downloads: Path) -> str:
     return name
 
 
-def _classify(exc: BaseException, dataset: str) -> tuple[Reason, str]:
+def _classify(exc: BaseException, dataset: str, max_bytes: int) -> tuple[Reason, str]:
     import requests
     from urllib3.exceptions import ProtocolError
 
     if isinstance(exc, DataUnavailable):
         return exc.reason, exc.message
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return "bad_archive", f"the download of {dataset} is larger than {max_bytes} bytes"
     detail = _redact(f"{type(exc).__name__}: {exc}")[:500]
     response = getattr(exc, "response", None)
     if isinstance(exc, requests.HTTPError) and response is not None:
@@ -503,8 +522,10 @@ def _child_main(argv: list[str]) -> int:
 
     stdout belongs to the client, which prints help texts and, in verbose mode, request headers.
     """
-    dataset, version_text, downloads, result_path = argv
+    dataset, version_text, downloads, result_path, limit_text = argv
     version = int(version_text) if version_text else None
+    max_bytes = int(limit_text)
+    _limit_file_size(max_bytes + 4096)  # room for the small files the client and we write
     try:
         outcome: dict[str, Any] = {
             "ok": True,
@@ -513,10 +534,24 @@ def _child_main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        reason, message = _classify(exc, dataset)
+        reason, message = _classify(exc, dataset, max_bytes)
         outcome = {"ok": False, "reason": reason, "message": _redact(message)}
     atomic_write_json(Path(result_path), outcome)
     return 0
+
+
+def _limit_file_size(limit: int) -> None:
+    """Make a write past ``limit`` bytes fail with EFBIG in this process (instead of the default
+    SIGXFSZ, which would kill it without a word)."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system: the time limit still bounds the download
+        return
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
 
 
 # --- public API ---------------------------------------------------------------------------------
@@ -552,7 +587,7 @@ def fetch_dataset(
     _sweep_leftovers(entry)
     work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".tmp", dir=entry.parent))
     try:
-        download = _download(dataset, version, work, timeout_s)
+        download = _download(dataset, version, work, timeout_s, max_extracted_bytes)
         staged = work / "entry"
         _unpack(download, staged, max_extracted_bytes, dataset)
         atomic_write_json(staged / MARKER, _manifest(staged, dataset, version))

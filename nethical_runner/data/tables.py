@@ -4,11 +4,15 @@ Column choice follows the script this replaces when the spec does not list featu
 risk feature names if the file has them all, else every numeric column but the label; the label
 is the first column whose name contains "label" or "target". Unlike the original, which skipped
 bad rows silently and cast any label with ``int()``, every problem is an error naming the file
-and the column, with a NaN policy the spec chooses.
+and the column, with a NaN policy the spec chooses. A numeric column with a stray word is an
+error rather than a feature silently left out, an empty column is named as such, and labels of
+one class only are refused: every model "learns" them perfectly and would pass its gate.
 """
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +24,10 @@ from nethical_runner.data.errors import DataError
 from nethical_runner.data.synthetic import RISK_FEATURES
 from nethical_runner.spec.models import TableConfig
 
+# A file in a pull request can be arbitrarily wide; its header is checked before pandas reads it.
+MAX_COLUMNS = 100_000
+MAX_HEADER_BYTES = 8 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Table:
@@ -30,16 +38,21 @@ class Table:
 
 
 def read_table(path: Path, config: TableConfig, shown: str, limit: int | None) -> Table:
-    """Rows of ``path`` as declared by ``config``; ``shown`` names the file in messages."""
+    """Rows of ``path`` as declared by ``config``; ``shown`` names the file in messages.
+
+    Every step is linear in the number of columns, so a very wide file costs its reading time
+    and nothing more.
+    """
+    header = _raw_header(path, config.delimiter, shown)
     try:
         frame = pd.read_csv(path, sep=config.delimiter, nrows=limit, low_memory=False)
     except FileNotFoundError:
         raise DataError(f"{shown}: file not found") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"{shown}: cannot be read as CSV: {error}") from None
+        raise DataError(f"{shown}: cannot be read as CSV: {_one_line(error)}") from None
     if frame.empty:
         raise DataError(f"{shown}: the table has no rows")
-    return frame_to_table(frame, config, shown, choose_columns(frame, config, shown))
+    return frame_to_table(frame, config, shown, choose_columns(frame, config, shown, header))
 
 
 def read_table_chunks(
@@ -47,25 +60,33 @@ def read_table_chunks(
 ) -> Iterator[Table]:
     """The same rows as :func:`read_table`, ``chunk_rows`` at a time, so a file larger than
     memory can be read; the columns are chosen from the first chunk and kept for all."""
+    header = _raw_header(path, config.delimiter, shown)
+    columns: tuple[list[str], str] | None = None
     try:
         reader = pd.read_csv(
             path, sep=config.delimiter, nrows=limit, chunksize=chunk_rows, low_memory=False
         )
-        columns: tuple[list[str], str] | None = None
         for frame in reader:
-            columns = columns or choose_columns(frame, config, shown)
+            columns = columns or choose_columns(frame, config, shown, header)
             yield frame_to_table(frame, config, shown, columns)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"{shown}: cannot be read as CSV: {error}") from None
+        raise DataError(f"{shown}: cannot be read as CSV: {_one_line(error)}") from None
     if columns is None:
         raise DataError(f"{shown}: the table has no rows")
 
 
-def choose_columns(frame: pd.DataFrame, config: TableConfig, shown: str) -> tuple[list[str], str]:
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())  # the parser's messages end in a line break
+
+
+def choose_columns(
+    frame: pd.DataFrame, config: TableConfig, shown: str, header: list[str] | None
+) -> tuple[list[str], str]:
     """Feature columns and label column, as declared or by the seed's rule."""
-    duplicated = [str(c) for c in frame.columns if str(c).rsplit(".", 1)[0] in _dupe_bases(frame)]
+    duplicated = _duplicated(frame, header)
     if duplicated:
-        raise DataError(f"{shown}: duplicated column names: {', '.join(duplicated)}")
+        names = ", ".join(_name(column) for column in duplicated)
+        raise DataError(f"{shown}: duplicated column names: {names}")
     if frame.shape[1] == 1 and config.delimiter not in str(frame.columns[0]):
         raise DataError(
             f"{shown}: only one column ({frame.columns[0]!r}); is the delimiter "
@@ -75,7 +96,8 @@ def choose_columns(frame: pd.DataFrame, config: TableConfig, shown: str) -> tupl
     if label not in frame.columns:
         raise DataError(f"{shown}: no label column {label!r}; columns: {_listing(frame)}")
     features = config.features or _guess_features(frame, label, shown)
-    missing = [f for f in features if f not in frame.columns]
+    present = set(frame.columns)
+    missing = [f for f in features if f not in present]
     if missing:
         raise DataError(f"{shown}: no column {missing[0]!r}; columns: {_listing(frame)}")
     if label in features:
@@ -89,8 +111,11 @@ def frame_to_table(
     features, label = columns
     frame = _apply_na_policy(frame[[*features, label]], config.na, shown)
     y = _binary_labels(frame[label], config.positive, shown, label)
-    numeric = [f for f in features if pd.api.types.is_numeric_dtype(frame[f])]
-    text = [f for f in features if f not in numeric]
+    numeric_columns = {
+        str(name) for name, dtype in frame.dtypes.items() if pd.api.types.is_numeric_dtype(dtype)
+    }
+    numeric = [f for f in features if f in numeric_columns]
+    text = [f for f in features if f not in numeric_columns]
     blocks = [_numeric_block(frame, numeric, shown)]
     blocks += [_byte_tokens(frame[column], config.text_length) for column in text]
     names = [*numeric]
@@ -99,14 +124,49 @@ def frame_to_table(
     return Table(np.hstack(blocks), y, tuple(names), len(text) * config.text_length)
 
 
-def _dupe_bases(frame: pd.DataFrame) -> set[str]:
-    """pandas renames a repeated header ``a`` to ``a.1``; find the names that were repeated."""
-    names = [str(c) for c in frame.columns]
-    return {n.rsplit(".", 1)[0] for n in names if "." in n and n.rsplit(".", 1)[0] in names}
+def _raw_header(path: Path, delimiter: str, shown: str) -> list[str] | None:
+    """The header's names as written (pandas renames a repeated ``a`` to ``a.1``), read from a
+    bounded prefix of the file; None when the line is not plain CSV, for pandas to judge."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(MAX_HEADER_BYTES + 1)
+    except FileNotFoundError:
+        raise DataError(f"{shown}: file not found") from None
+    line, newline, _ = head.partition(b"\n")
+    if not newline and len(head) > MAX_HEADER_BYTES:
+        raise DataError(f"{shown}: the header line is longer than {MAX_HEADER_BYTES} bytes")
+    try:
+        text = line.decode("utf-8-sig").rstrip("\r")
+        names = next(csv.reader([text], delimiter=delimiter, strict=True))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+    if len(names) > MAX_COLUMNS:
+        raise DataError(
+            f"{shown}: {len(names)} columns, more than the {MAX_COLUMNS} a table may have"
+        )
+    return names
+
+
+def _duplicated(frame: pd.DataFrame, header: list[str] | None) -> list[str]:
+    """pandas' names of the columns whose header name is written more than once."""
+    columns = [str(c) for c in frame.columns]
+    if header is not None and len(header) == len(columns):
+        counts = Counter(name for name in header if name)  # pandas names empty ones uniquely
+        return [column for column, name in zip(columns, header, strict=True) if counts[name] > 1]
+    names = set(columns)  # a header pandas read differently: judge by its renaming
+    repeated = {n.rsplit(".", 1)[0] for n in columns if "." in n and n.rsplit(".", 1)[0] in names}
+    return [column for column in columns if column.rsplit(".", 1)[0] in repeated]
+
+
+def _name(column: object) -> str:
+    """A column name for a one-line message: as written, unless it holds line breaks or other
+    unprintable characters (a quoted header may), which its repr escapes."""
+    text = str(column)
+    return text if text.isprintable() else repr(text)
 
 
 def _listing(frame: pd.DataFrame, most: int = 20) -> str:
-    names = [str(c) for c in frame.columns]
+    names = [_name(c) for c in frame.columns]
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
@@ -124,24 +184,49 @@ def _guess_features(frame: pd.DataFrame, label: str, shown: str) -> list[str]:
     by_lower = {str(c).lower(): str(c) for c in frame.columns}
     if all(name in by_lower for name in RISK_FEATURES):
         return [by_lower[name] for name in RISK_FEATURES]
-    numeric = [
-        str(c) for c in frame.columns if c != label and pd.api.types.is_numeric_dtype(frame[c])
-    ]
+    numeric = []
+    for name, dtype in frame.dtypes.items():
+        if name == label:
+            continue
+        if pd.api.types.is_numeric_dtype(dtype):
+            numeric.append(str(name))
+        else:
+            _refuse_mixed(frame[name], str(name), shown)
     if not numeric:
         raise DataError(f"{shown}: no numeric feature column besides {label!r}")
     return numeric
+
+
+def _refuse_mixed(column: pd.Series, name: str, shown: str) -> None:
+    """A column of numbers with a stray word would silently drop out of the guessed features;
+    mostly numbers means it was meant as a feature, so the stray value is an error."""
+    values = column.dropna()
+    parsed = pd.to_numeric(values, errors="coerce")
+    if values.empty or parsed.notna().sum() * 2 < values.size:
+        return  # a text column, not a broken numeric one
+    first = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+    line = int(np.flatnonzero(column.index == values.index[first])[0]) + 2  # header, 1-based
+    raise DataError(
+        f"{shown}: column {name!r} mixes numbers and text ({values.iloc[first]!r} at line "
+        f"{line}); fix the value, or list the features to use"
+    )
 
 
 def _apply_na_policy(frame: pd.DataFrame, policy: str, shown: str) -> pd.DataFrame:
     missing = frame.isna()
     if not missing.any().any():
         return frame
+    empty = missing.all()
+    if empty.any():
+        raise DataError(f"{shown}: column {str(empty.idxmax())!r} has no values in any row")
     if policy == "error":
         column = str(missing.any().idxmax())
         rows = np.flatnonzero(missing[column].to_numpy())
-        # The index counts rows of the whole file (also in chunks); +2 for the header line and
-        # because file lines count from 1.
-        first_line = int(frame.index[rows[0]]) + 2
+        # A range index counts rows of the whole file (also in chunks); any other index is
+        # pandas' guess from ragged rows, so count positions. +2: the header line, and file
+        # lines count from 1.
+        ranged = isinstance(frame.index, pd.RangeIndex)
+        first_line = (int(frame.index[rows[0]]) if ranged else int(rows[0])) + 2
         raise DataError(
             f"{shown}: column {column!r} has {rows.size} missing values (first at line "
             f"{first_line}); set na: drop to skip such rows"
@@ -158,15 +243,25 @@ def _binary_labels(
     if positive is not None:
         if not (labels == positive).any():
             raise DataError(f"{shown}: label column {column!r} never equals positive {positive!r}")
-        return (labels == positive).to_numpy().astype(np.int64)
-    values = set(pd.unique(labels).tolist())
-    if not values <= {0, 1}:
-        shown_values = ", ".join(repr(v) for v in sorted(values, key=str)[:5])
+        y = (labels == positive).to_numpy().astype(np.int64)
+    else:
+        values = set(pd.unique(labels).tolist())
+        if not values <= {0, 1}:
+            shown_values = ", ".join(repr(v) for v in sorted(values, key=str)[:5])
+            raise DataError(
+                f"{shown}: label column {column!r} is not binary 0/1 (values: {shown_values}); "
+                "set positive to the value that means 1"
+            )
+        y = labels.to_numpy().astype(np.int64)
+    if np.unique(y).size < 2:
+        # Every model "learns" one class perfectly, and the gate would promote it.
+        value = labels.iloc[0]
+        value = value.item() if isinstance(value, np.generic) else value
         raise DataError(
-            f"{shown}: label column {column!r} is not binary 0/1 (values: {shown_values}); "
-            "set positive to the value that means 1"
+            f"{shown}: label column {column!r} holds one class only ({value!r} in all {y.size} "
+            "rows); a classifier needs rows of both classes"
         )
-    return labels.to_numpy().astype(np.int64)
+    return y
 
 
 def _numeric_block(frame: pd.DataFrame, columns: list[str], shown: str) -> np.ndarray:

@@ -8,8 +8,10 @@ mapping of numpy arrays, so it can be stored as ``.npz`` and loaded without pick
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
+import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -20,6 +22,10 @@ from pydantic import BaseModel, ConfigDict
 from nethical_runner.fsutil import atomic_write_bytes
 
 _META_KEY = "__meta__"
+
+
+class ModelFileError(ValueError):
+    """A file that is not a model this package saved, or one whose content it will not trust."""
 
 
 class ModelParams(BaseModel):
@@ -103,24 +109,66 @@ def estimator_to_array(estimator: Any) -> np.ndarray:
 def estimator_from_array(blob: np.ndarray, allowed_prefixes: tuple[str, ...]) -> Any:
     """Load an estimator stored by :func:`estimator_to_array`.
 
-    skops refuses types it does not know to be safe; we extend its trust only to classes from
-    the allowed module prefixes (``sklearn.`` by default), never to whatever the file names.
+    skops refuses types it does not know to be safe, and *calls* the ones it is told to trust
+    (as constructors). So trust goes only to names that are classes defined under the allowed
+    module prefixes (``sklearn.`` by default): not to functions (scikit-learn's test utilities
+    include one that runs any Python script), and not to a class some allowed module merely
+    imported from elsewhere.
     """
     import skops.io
 
     data = blob.tobytes()
-    unknown = skops.io.get_untrusted_types(data=data)
-    refused = [name for name in unknown if not name.startswith(allowed_prefixes)]
-    if refused:
-        raise ValueError(f"model file names types outside {allowed_prefixes}: {refused}")
+    try:
+        unknown = skops.io.get_untrusted_types(data=data)
+    except Exception as error:  # skops parses the file here: any failure means "not readable"
+        raise ModelFileError(f"the stored estimator cannot be read: {error}") from None
+    for name in unknown:
+        if not _allowed_class(name, allowed_prefixes):
+            allowed = ", ".join(allowed_prefixes)
+            raise ModelFileError(
+                f"refused: the stored estimator names {name}, which is not a class under the "
+                f"allowed prefixes ({allowed})"
+            )
     return skops.io.loads(data, trusted=unknown)
 
 
+def _allowed_class(name: str, allowed_prefixes: tuple[str, ...]) -> bool:
+    """Whether ``name`` is a class defined under one of ``allowed_prefixes``; only modules under
+    those prefixes are imported to find out."""
+    if not name.startswith(allowed_prefixes):
+        return False
+    module_name, _, attribute = name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except Exception:  # not importable: nothing to trust
+        return False
+    return isinstance(found, type) and f"{found.__module__}.".startswith(allowed_prefixes)
+
+
 def read_npz(source: Path | IO[bytes]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metadata and arrays of a saved model; ``allow_pickle=False`` so a file cannot run code."""
-    with np.load(source, allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
-    meta = json.loads(arrays.pop(_META_KEY).tobytes().decode())
+    """Metadata and arrays of a saved model (a file, or its bytes from the result cache);
+    ``allow_pickle=False`` so a file cannot run code.
+
+    Raises :class:`ModelFileError` for anything that is not such a file (a pickle, an ``.npy``
+    array, an archive with object arrays).
+    """
+    path = source if isinstance(source, Path) else "<model bytes>"
+    try:
+        if not zipfile.is_zipfile(source):  # a pickle, an .npy array: never handed to numpy
+            raise ModelFileError(f"{path}: not a model file: not an .npz archive")
+        if not isinstance(source, Path):
+            source.seek(0)
+        with np.load(source, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        if isinstance(error, ModelFileError):
+            raise
+        raise ModelFileError(f"{path}: not a model file: {error}") from None
+    try:
+        meta = json.loads(arrays.pop(_META_KEY).tobytes().decode())
+    except (KeyError, ValueError) as error:
+        detail = f"{type(error).__name__}: {error}"
+        raise ModelFileError(f"{path}: not a model this package saved ({detail})") from None
     return meta, arrays
 
 

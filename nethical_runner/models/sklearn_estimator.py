@@ -62,7 +62,13 @@ def import_estimator(path: str, allowed_prefixes: tuple[str, ...]) -> type:
         estimator_class = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError):
         raise EstimatorError(f"{path!r} cannot be imported") from None
-    if not isinstance(estimator_class, type) or not is_classifier(estimator_class()):
+    if not isinstance(estimator_class, type):
+        raise EstimatorError(f"{path!r} is not a scikit-learn classifier")
+    try:
+        default = estimator_class()
+    except Exception as error:  # meta-estimators need estimator objects, which YAML cannot hold
+        raise EstimatorError(f"{path!r} cannot be created from a spec: {error}") from None
+    if not is_classifier(default):
         raise EstimatorError(f"{path!r} is not a scikit-learn classifier")
     if not hasattr(estimator_class, "predict_proba"):
         raise EstimatorError(f"{path!r} has no predict_proba")
@@ -78,8 +84,8 @@ def build_estimator(path: str, params: dict[str, Any], allowed_prefixes: tuple[s
         if name not in known:
             message = f"unknown parameter of {estimator_class.__name__}"
             raise EstimatorError(message, param=name, unknown=True)
-    estimator = estimator_class(**params)
     try:
+        estimator = estimator_class(**params)
         estimator._validate_params()
     except (ValueError, TypeError) as error:
         found = re.search(r"The '(\w+)' parameter", str(error))

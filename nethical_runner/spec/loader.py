@@ -27,6 +27,7 @@ from nethical_runner.yamlsource import (
     Problem,
     SpecSyntaxError,
     format_key,
+    read_spec_bytes,
     read_yaml,
 )
 
@@ -102,11 +103,10 @@ def load_spec(
     absent): the caller's configuration decides both, never the spec.
     """
     try:
-        raw = path.read_bytes()
+        raw = read_spec_bytes(path)  # once, bounded: the hash is of the bytes that were parsed
+        document = read_yaml(path, raw)
     except OSError as error:
         raise SpecError([Problem(path, Mark(1, 1), "", f"cannot read: {error.strerror}")]) from None
-    try:
-        document = read_yaml(path)
     except SpecSyntaxError as error:
         raise SpecError(error.problems) from None
     digest = hashlib.sha256(raw).hexdigest()
@@ -217,8 +217,10 @@ def _check_model(
     """Model parameters are validated by the chosen type itself (its pydantic parameter model,
     or scikit-learn's own checks for ``sklearn``)."""
     model = config.get("model")
-    if not isinstance(model, Mapping) or model.get("type") not in REGISTRY:
-        return  # the schema already reports a missing or unknown type
+    if not isinstance(model, Mapping) or not isinstance(model.get("type"), str):
+        return  # the schema already reports a missing type or one that is not a name
+    if model["type"] not in REGISTRY:
+        return  # and an unknown one
     params, estimator = model.get("params", {}), model.get("estimator")
     if not isinstance(params, Mapping) or not isinstance(estimator, str | None):
         return
@@ -288,7 +290,8 @@ def _message(detail: Any, model: type[BaseModel], loc: KeyPath) -> str:
     if kind in {"string_too_long", "string_too_short"}:
         return f"{value!r}: {detail['msg'].lower()}"
     if kind.endswith("_type"):
-        expected = kind.removesuffix("_type").replace("dict", "mapping").replace("int", "integer")
+        expected = kind.removesuffix("_type")
+        expected = {"dict": "mapping", "model": "mapping", "int": "integer"}.get(expected, expected)
         return f"expected {expected}, got {type(value).__name__} {value!r}"
     message = str(detail["msg"])
     return message.removeprefix("Value error, ")

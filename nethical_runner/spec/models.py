@@ -72,6 +72,16 @@ class TableConfig(Section):
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
     text_length: int = Field(64, ge=1, le=4096, description="Bytes kept of each text value.")
 
+    @field_validator("features")
+    @classmethod
+    def _features_are_distinct(cls, value: list[str] | None) -> list[str] | None:
+        """A feature listed twice selects a column twice, which pandas returns as a table
+        rather than a column; say so at collection instead of failing mid-training."""
+        for index, name in enumerate(value or []):
+            if name in value[:index]:  # type: ignore[index]
+                raise ValueError(f"{name!r} is listed twice")
+        return value
+
 
 class CsvConfig(TableConfig):
     path: str = Field(
