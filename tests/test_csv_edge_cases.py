@@ -341,3 +341,21 @@ def test_random_tables_fail_only_with_data_errors(tmp_path: Path, budget: int) -
 
     check()
     assert outcomes["read"] and outcomes["refused"], outcomes
+
+
+def test_a_ragged_row_that_makes_pandas_guess_an_index_is_a_data_error(tmp_path: Path) -> None:
+    """Found by the thorough property run: a first cell holding the delimiter makes one row
+    longer, pandas then takes the first column as an index (with a NaN in it), and locating
+    the stray value by index label crashed."""
+    from nethical_runner.data.errors import DataError
+    from nethical_runner.data.tables import read_table
+    from nethical_runner.spec.models import CsvConfig
+
+    rows = [["a", "b", "label"]] + [[str(i % 5), f"{i / 7:.3f}", str(i % 2)] for i in range(12)]
+    rows[1][0] = ",:"
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    with pytest.raises(DataError) as caught:
+        read_table(path, CsvConfig(path="t.csv"), "t.csv", None)
+    assert str(caught.value).startswith("t.csv: ")
+    assert "\n" not in str(caught.value)

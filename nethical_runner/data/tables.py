@@ -205,7 +205,8 @@ def _refuse_mixed(column: pd.Series, name: str, shown: str) -> None:
     if values.empty or parsed.notna().sum() * 2 < values.size:
         return  # a text column, not a broken numeric one
     first = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-    line = int(np.flatnonzero(column.index == values.index[first])[0]) + 2  # header, 1-based
+    # Positions, not index labels: pandas may have guessed an index (even NaN) from ragged rows.
+    line = int(np.flatnonzero(column.notna().to_numpy())[first]) + 2  # header, 1-based
     raise DataError(
         f"{shown}: column {name!r} mixes numbers and text ({values.iloc[first]!r} at line "
         f"{line}); fix the value, or list the features to use"
