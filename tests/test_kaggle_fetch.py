@@ -378,3 +378,23 @@ def test_have_credentials_mirrors_the_client(
             [sys.executable, "-c", authenticate], cwd=env.parent, capture_output=True, timeout=30
         )
         assert (client.returncode == 0) is setup.expected, client.stdout.decode()
+
+
+def test_an_archive_in_an_unreadable_compression_method_is_refused(tmp_path: Path) -> None:
+    import io
+    import struct
+    import zipfile
+
+    from nethical_runner.data import kaggle
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("a.csv", b"x,label\n1,0\n")
+    data = bytearray(buffer.getvalue())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # local, central
+        at = data.find(signature) + offset
+        data[at : at + 2] = struct.pack("<H", 99)  # a method number zipfile does not know
+    (tmp_path / "a.zip").write_bytes(bytes(data))
+    with pytest.raises(DataUnavailable, match="compression method this Python cannot read"):
+        kaggle._unzip(tmp_path / "a.zip", tmp_path / "out", 10**9, "owner/data-set")
+    assert not (tmp_path / "out" / "a.csv").exists()

@@ -316,6 +316,10 @@ def _member_target(root: Path, member: zipfile.ZipInfo, dataset: str) -> Path:
     return target
 
 
+# Compression methods zipfile can read here; any other would fail mid-extraction.
+_READABLE = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+
+
 def _unzip(archive: Path, root: Path, limit: int, dataset: str) -> None:
     """Extract member by member, counting the bytes written, not the sizes the headers claim.
 
@@ -330,6 +334,13 @@ def _unzip(archive: Path, root: Path, limit: int, dataset: str) -> None:
             if declared > limit:
                 raise DataUnavailable(
                     "bad_archive", f"{dataset} would unpack to {declared} bytes, over {limit}"
+                )
+            unreadable = [m.filename for m in members if m.compress_type not in _READABLE]
+            if unreadable:
+                raise DataUnavailable(
+                    "bad_archive",
+                    f"{dataset} uses a compression method this Python cannot read "
+                    f"({unreadable[0]})",
                 )
             written = 0
             for member in members:
@@ -354,7 +365,6 @@ def _unzip(archive: Path, root: Path, limit: int, dataset: str) -> None:
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
         EOFError,
-        NotImplementedError,  # zipfile: a compression method it cannot read
         RuntimeError,
         ValueError,
         zlib.error,
