@@ -138,7 +138,7 @@ def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
         folder=settings.drift_dir or settings.out_dir / "drift",
         started=started,
     )
-    if isinstance(drift, DriftResult):
+    if isinstance(drift, DriftResult) and audit.enabled:
         files = audit_events.report_files(settings.out_dir, drift.report_path)
         audit.record("drift_report", None, **files)
     return SpecResult(spec, settings.run_id, results, audit.finish(spec, results), drift)
@@ -188,7 +188,7 @@ def train_cohort(
     )
     audit.record("validation_metrics", cohort.id, **audit_events.validation_metrics(metrics))
     sla = _measure_sla(spec, cohort, settings, model, split, stage_ms)
-    if sla is not None:
+    if sla is not None and audit.enabled:  # hashing the reports is only for the log
         reports = audit_events.report_files(
             settings.out_dir, sla.report_path, sla.documentation_path
         )
@@ -207,8 +207,9 @@ def train_cohort(
         promoted,
         {"stage_ms": stage_ms, "cached": cached is not None},
     )
-    saved = audit_events.model_saved(settings.out_dir, model_path, metrics_path)
-    audit.record("model_saved", cohort.id, **saved)
+    if audit.enabled:  # hashing the saved files is only for the log
+        saved = audit_events.model_saved(settings.out_dir, model_path, metrics_path)
+        audit.record("model_saved", cohort.id, **saved)
     return CohortResult(
         spec_name=spec.name,
         cohort_id=cohort.id,

@@ -7,6 +7,7 @@ source: a pass on synthetic rows that stood in for unavailable real data says
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,9 +57,10 @@ class Dataset:
             return f"synthetic (fallback: {self.fallback_reason})"
         return self.source
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """SHA-256 over the feature bytes, the labels and the feature names."""
+        """SHA-256 over the feature bytes, the labels and the feature names; computed once,
+        since the cache key, the metrics record and the audit log all need it."""
         if self.streamed:
             return self.streamed[1]
         digest = hashlib.sha256()
