@@ -6,4 +6,4 @@ import importlib.metadata
 try:
     importlib.metadata.distribution("nethical-runner")
 except importlib.metadata.PackageNotFoundError:
-    pytest_plugins = ["nethical_runner.plugin"]
+    pytest_plugins = ["nethical_runner.pytest_plugin.plugin"]

@@ -1,5 +1,5 @@
 import sys
 
-from nethical_runner.cli import main
+from nethical_runner.cli.main import main
 
 sys.exit(main())

@@ -140,7 +140,7 @@ def install() -> None:
 
 def main() -> int:
     install()
-    from nethical_runner.cli import main as cli
+    from nethical_runner.cli.main import main as cli
 
     try:
         return cli(sys.argv[1:])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from nethical_runner.audit.proofs import check_proof, prove
-from nethical_runner.cli import main
+from nethical_runner.cli.main import main
 
 TRAIN = ["train", "--model-type", "heuristic", "--num-samples", "300"]
 

@@ -26,7 +26,7 @@ from nethical_runner.audit.log import AuditLogError, append_events
 from nethical_runner.audit.recorder import AuditRecorder
 from nethical_runner.audit.signing import key_from_env
 from nethical_runner.audit.verify import VerifyReport, verify
-from nethical_runner.pipeline import CohortResult, RunSettings, SpecResult, run_spec
+from nethical_runner.run.pipeline import CohortResult, RunSettings, SpecResult, run_spec
 from nethical_runner.spec import Spec, load_spec
 
 EVENT_TYPES = [

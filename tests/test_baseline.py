@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nethical_runner.baseline import Bound
+from nethical_runner.checks.regression import Bound
 from nethical_runner.spec import SpecError, load_spec
 
 SPEC = """\

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nethical_runner.cli import main
+from nethical_runner.cli.main import main
 from nethical_runner.models import SEED_TYPES
 
 

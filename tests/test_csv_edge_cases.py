@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from nethical_runner.data.tables import MAX_COLUMNS, MAX_HEADER_BYTES
-from nethical_runner.pipeline import CohortFailure, CohortResult, RunSettings, SpecResult, run_spec
+from nethical_runner.run.pipeline import (
+    CohortFailure,
+    CohortResult,
+    RunSettings,
+    SpecResult,
+    run_spec,
+)
 from nethical_runner.spec import load_spec
 
 
@@ -293,7 +299,7 @@ def test_random_tables_fail_only_with_data_errors(tmp_path: Path, budget: int) -
 
     from nethical_runner.data.errors import DataError
     from nethical_runner.data.tables import read_table
-    from nethical_runner.spec.models import CsvConfig
+    from nethical_runner.spec.config import CsvConfig
 
     cells = st.sampled_from(CELLS) | st.text(max_size=4)
     edits = st.lists(
@@ -349,7 +355,7 @@ def test_a_ragged_row_that_makes_pandas_guess_an_index_is_a_data_error(tmp_path:
     the stray value by index label crashed."""
     from nethical_runner.data.errors import DataError
     from nethical_runner.data.tables import read_table
-    from nethical_runner.spec.models import CsvConfig
+    from nethical_runner.spec.config import CsvConfig
 
     rows = [["a", "b", "label"]] + [[str(i % 5), f"{i / 7:.3f}", str(i % 2)] for i in range(12)]
     rows[1][0] = ",:"

@@ -12,7 +12,13 @@ import pytest
 from kaggle_server import zip_bytes
 
 from conftest import FAKE_KEY, Serve
-from nethical_runner.pipeline import CohortFailure, CohortResult, RunSettings, SpecResult, run_spec
+from nethical_runner.run.pipeline import (
+    CohortFailure,
+    CohortResult,
+    RunSettings,
+    SpecResult,
+    run_spec,
+)
 from nethical_runner.spec import SpecError, load_spec
 
 BREAST_CANCER = Path(__file__).parent / "data" / "breast_cancer.csv"

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from nethical_runner.audit.verify import verify
-from nethical_runner.cli import main
+from nethical_runner.cli.main import main
 from nethical_runner.models import load_model
 
 pytestmark = pytest.mark.skipif(

@@ -27,10 +27,10 @@ from nethical_runner.drift.stats import (
     resampled_metrics,
     spread,
 )
-from nethical_runner.metrics import classification_metrics
-from nethical_runner.pipeline import CohortResult, RunSettings, SpecResult, run_spec
+from nethical_runner.metrics.classification import classification_metrics
+from nethical_runner.run.pipeline import CohortResult, RunSettings, SpecResult, run_spec
 from nethical_runner.spec import load_spec
-from nethical_runner.spec.models import SliceWhere
+from nethical_runner.spec.config import SliceWhere
 
 BASE = """\
 version: 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from nethical_runner.cli import main
+from nethical_runner.cli.main import main
 
 NOISY_SPEC = """\
 version: 1

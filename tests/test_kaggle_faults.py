@@ -17,7 +17,7 @@ from kaggle_server import zip_bytes
 
 from conftest import FAKE_KEY, Serve
 from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset
-from nethical_runner.pipeline import CohortFailure, CohortResult, RunSettings, run_spec
+from nethical_runner.run.pipeline import CohortFailure, CohortResult, RunSettings, run_spec
 from nethical_runner.spec import load_spec
 
 TIME_LIMIT = 2.0

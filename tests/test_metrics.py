@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, precision_score
 
-from nethical_runner.metrics import classification_metrics, expected_calibration_error
+from nethical_runner.metrics.classification import (
+    classification_metrics,
+    expected_calibration_error,
+)
 
 
 def test_ece_matches_a_hand_computed_example() -> None:

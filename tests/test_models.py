@@ -10,9 +10,9 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from nethical_runner.data import synthetic
-from nethical_runner.metrics import classification_metrics
+from nethical_runner.metrics.classification import classification_metrics
 from nethical_runner.models import REGISTRY, SEED_TYPES, Model, create_model, load_model
-from nethical_runner.pipeline import CohortResult, RunSettings, run_spec
+from nethical_runner.run.pipeline import CohortResult, RunSettings, run_spec
 from nethical_runner.spec import SpecError, load_spec
 
 BREAST_CANCER = Path(__file__).parent / "data" / "breast_cancer.csv"

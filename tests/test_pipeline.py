@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nethical_runner.models import create_model, load_model
-from nethical_runner.pipeline import CohortResult, RunSettings, run_spec
+from nethical_runner.run.pipeline import CohortResult, RunSettings, run_spec
 from nethical_runner.spec import Spec, load_spec
 
 

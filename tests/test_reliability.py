@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nethical_runner.annotations import check_annotations, command
-from nethical_runner.metrics import expected_calibration_error
-from nethical_runner.reliability import draw, ece_of, reliability_bins
-from nethical_runner.report import RunReport, terminal_table
+from nethical_runner.metrics.classification import expected_calibration_error
+from nethical_runner.report.github import check_annotations, command
+from nethical_runner.report.reliability import draw, ece_of, reliability_bins
+from nethical_runner.report.run_report import RunReport, terminal_table
 
 
 @pytest.mark.parametrize("confidence", ["positive", "top_label"])

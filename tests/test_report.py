@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from nethical_runner.checks import collect_checks
-from nethical_runner.pipeline import CohortFailure, SpecResult
-from nethical_runner.records import check_properties
+from nethical_runner.checks.collect import collect_checks
+from nethical_runner.report.records import check_properties
+from nethical_runner.run.pipeline import CohortFailure, SpecResult
 from nethical_runner.spec import load_spec
 
 SPEC = """\

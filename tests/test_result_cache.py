@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from nethical_runner import resultcache
-from nethical_runner.pipeline import CohortResult, RunSettings, run_spec
-from nethical_runner.resultcache import ResultCache
+from nethical_runner.run import cache as resultcache
+from nethical_runner.run.cache import ResultCache
+from nethical_runner.run.pipeline import CohortResult, RunSettings, run_spec
 from nethical_runner.spec import load_spec
 
 SPEC = """\

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from nethical_runner.cli import main
-from nethical_runner.schema import SCHEMA_PATH, schema_text, spec_schema
+from nethical_runner.cli.main import main
+from nethical_runner.spec.jsonschema import SCHEMA_PATH, schema_text, spec_schema
 
 README = Path(__file__).parents[1] / "README.md"
 
 
 def test_the_committed_schema_is_the_generated_one() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
-        "nethical_runner/spec.schema.json is out of date: run `nethical-runner schema --write`"
+        "nethical_runner/spec/spec.schema.json is out of date: run `nethical-runner schema --write`"
     )
 
 
@@ -69,12 +69,12 @@ def test_schema_write_regenerates_a_file(
 def test_the_schema_is_package_data(tmp_path: Path) -> None:
     listed = subprocess.run(
         [sys.executable, "-c", "import importlib.resources as r; "
-         "print(r.files('nethical_runner').joinpath('spec.schema.json').is_file())"],
+         "print(r.files('nethical_runner').joinpath('spec', 'spec.schema.json').is_file())"],
         capture_output=True, text=True, check=True, cwd=tmp_path,
     )  # fmt: skip
     assert listed.stdout.strip() == "True"
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
-    assert 'nethical_runner = ["py.typed", "*.json"]' in pyproject
+    assert 'nethical_runner = ["py.typed", "spec/*.json"]' in pyproject
 
 
 def test_the_readme_shows_the_editor_modeline() -> None:

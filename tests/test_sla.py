@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nethical_runner.pipeline import STAGES
-from nethical_runner.sla import (
+from nethical_runner.run.pipeline import STAGES
+from nethical_runner.sla.measure import (
     PERCENTILE_METHOD,
     SEED_TARGETS_MS,
     SlaResult,
@@ -23,9 +23,9 @@ from nethical_runner.sla import (
     summarise,
     time_predictions,
 )
-from nethical_runner.slareport import documentation, report, write_reports
+from nethical_runner.sla.report import documentation, report, write_reports
 from nethical_runner.spec import SpecError, load_spec
-from nethical_runner.spec.models import SlaConfig, StageBudgets
+from nethical_runner.spec.config import SlaConfig, StageBudgets
 
 STAGE_MS = {"data_load": 4.0, "preprocessing": 1.0, "training": 900.0, "validation": 20.0}
 
@@ -120,7 +120,7 @@ def test_bootstrap_intervals_are_seeded_and_contain_the_point_estimate() -> None
 
 
 def test_bootstrap_memory_is_bounded_by_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nethical_runner.sla as sla
+    import nethical_runner.sla.measure as sla
 
     monkeypatch.setattr(sla, "_BOOTSTRAP_CHUNK", 1000)  # five resamples of 200 per chunk
     samples = np.random.default_rng(1).lognormal(0.0, 0.5, 200)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nethical_runner.cli import main
+from nethical_runner.cli.main import main
 
 SPEC = """\
 version: 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nethical_runner.spec import SpecError, load_spec
-from nethical_runner.yamlsource import MAX_DEPTH, MAX_NODES, MAX_SPEC_BYTES
+from nethical_runner.spec.yaml_source import MAX_DEPTH, MAX_NODES, MAX_SPEC_BYTES
 
 HEAD = "version: 1\nname: demo\nmodel: {type: logistic}\n"  # lines 1-3 of most cases
 

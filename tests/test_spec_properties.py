@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nethical_runner.spec import Spec, SpecError, load_spec
-from nethical_runner.yamlsource import KeyPath, format_key
+from nethical_runner.spec.yaml_source import KeyPath, format_key
 
 BUDGETS = [
     pytest.param(40, id="quick"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nethical_runner.cli import main
+from nethical_runner.cli.main import main
 from nethical_runner.specdiff import CHANGED, LOOSENED, TIGHTENED, classify
 from nethical_runner.specdiff.rules import ABSENT
 

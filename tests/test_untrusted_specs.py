@@ -27,7 +27,7 @@ import skops
 from skops.io._protocol import PROTOCOL
 
 from nethical_runner.models import ModelFileError, create_model, load_model
-from nethical_runner.pipeline import CohortFailure, CohortResult, RunSettings, run_spec
+from nethical_runner.run.pipeline import CohortFailure, CohortResult, RunSettings, run_spec
 from nethical_runner.spec import SpecError, load_spec
 
 HEAD = "version: 1\nname: demo\n"

@@ -26,9 +26,9 @@ import numpy as np
 
 from nethical_runner import __version__
 from nethical_runner.data import Dataset, Split
-from nethical_runner.gate import Verdict
+from nethical_runner.metrics.gate import Verdict
 from nethical_runner.spec import RunConfig, Spec
-from nethical_runner.spec.models import SplitConfig
+from nethical_runner.spec.config import SplitConfig
 
 ENVELOPE = ("type", "index", "run_id", "spec", "cohort", "timestamp")
 REDACTED = "[redacted]"

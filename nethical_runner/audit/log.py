@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nethical_runner._files import atomic_write_json
 from nethical_runner.audit.events import now
 from nethical_runner.audit.formats import (
     CHUNKS_DIR,
@@ -47,7 +48,6 @@ from nethical_runner.audit.merkle import (
     verify_consistency,
 )
 from nethical_runner.audit.signing import sign
-from nethical_runner.fsutil import atomic_write_json
 
 CommitHook = Callable[[TreeHead, int], None]
 

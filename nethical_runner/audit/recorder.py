@@ -26,7 +26,7 @@ from nethical_runner.audit.summary import cohort_outcome, write_summaries
 from nethical_runner.spec import Spec
 
 if TYPE_CHECKING:
-    from nethical_runner.pipeline import CohortFailure, CohortResult, RunSettings
+    from nethical_runner.run.pipeline import CohortFailure, CohortResult, RunSettings
 
 AUDIT_SUBDIR = "audit"
 

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nethical_runner._files import atomic_write_json
 from nethical_runner.audit.events import json_safe, now, relative_to
 from nethical_runner.audit.formats import LATEST_SUMMARY, SUMMARIES_DIR, TreeHead
-from nethical_runner.fsutil import atomic_write_json
 
 if TYPE_CHECKING:
-    from nethical_runner.pipeline import CohortFailure, CohortResult
+    from nethical_runner.run.pipeline import CohortFailure, CohortResult
 
 METRIC_FIELDS = ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece", "samples")
 
@@ -69,7 +69,7 @@ def cohort_outcome(
     result: CohortResult | CohortFailure, model_type: str, out_dir: Path
 ) -> dict[str, Any]:
     """The summary fields of a trained cohort, or of one that could not be trained."""
-    from nethical_runner.pipeline import CohortFailure  # the pipeline imports the audit package
+    from nethical_runner.run.pipeline import CohortFailure  # the pipeline imports the audit package
 
     if isinstance(result, CohortFailure):
         return {

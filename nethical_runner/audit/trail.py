@@ -13,7 +13,7 @@ from nethical_runner.audit.recorder import AuditReceipt
 from nethical_runner.audit.verify import VerifyReport, verify
 
 if TYPE_CHECKING:
-    from nethical_runner.pipeline import SpecResult
+    from nethical_runner.run.pipeline import SpecResult
 
 
 class AuditNotEnabled(Exception):

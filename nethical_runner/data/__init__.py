@@ -19,7 +19,7 @@ import numpy as np
 from nethical_runner.data import synthetic
 from nethical_runner.data.errors import DataError
 from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset, find_file
-from nethical_runner.spec.models import DataConfig, SplitConfig
+from nethical_runner.spec.config import DataConfig, SplitConfig
 
 DEFAULT_SYNTHETIC_SAMPLES = 10_000
 

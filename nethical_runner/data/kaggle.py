@@ -50,7 +50,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from nethical_runner.fsutil import atomic_write_json
+from nethical_runner._files import atomic_write_json
 
 Reason = Literal[
     "no_credentials",

@@ -19,7 +19,7 @@ import numpy as np
 
 from nethical_runner.data.errors import DataError
 from nethical_runner.data.tables import read_table_chunks
-from nethical_runner.spec.models import TableConfig
+from nethical_runner.spec.config import TableConfig
 
 Chunk = tuple[np.ndarray, np.ndarray]
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from nethical_runner.data.errors import DataError
 from nethical_runner.data.synthetic import RISK_FEATURES
-from nethical_runner.spec.models import TableConfig
+from nethical_runner.spec.config import TableConfig
 
 # A file in a pull request can be arbitrarily wide; its header is checked before pandas reads it.
 MAX_COLUMNS = 100_000

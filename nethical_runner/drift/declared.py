@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from nethical_runner.yamlsource import KeyPath
+from nethical_runner.spec.yaml_source import KeyPath
 
 if TYPE_CHECKING:
     from nethical_runner.spec import Spec
-    from nethical_runner.spec.models import DriftConfig, MetricBounds
+    from nethical_runner.spec.config import DriftConfig, MetricBounds
 
 DEFAULT_MAX_SPREAD = {"accuracy": 0.05, "ece": 0.03}  # DESIGN.md's example, for `drift: {}`
 

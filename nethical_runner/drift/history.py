@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nethical_runner.fsutil import atomic_write_json
+from nethical_runner._files import atomic_write_json
 
 FORMAT = 1
 HISTORY_FOLDER = "history"

@@ -51,12 +51,12 @@ from nethical_runner.drift.stats import (
     summarise_draws,
     worsening,
 )
-from nethical_runner.spec.models import DriftConfig
+from nethical_runner.spec.config import DriftConfig
 
 if TYPE_CHECKING:
-    from nethical_runner.pipeline import CohortResult
+    from nethical_runner.run.pipeline import CohortResult
     from nethical_runner.spec import Spec
-    from nethical_runner.spec.models import MetricsConfig
+    from nethical_runner.spec.config import MetricsConfig
 
 SEVERE_ECE = 0.15  # the seed's severity rule: high above this ECE...
 SEVERE_ACCURACY = 0.70  # ...or below this accuracy, medium otherwise

@@ -16,12 +16,12 @@ from dataclasses import asdict
 from typing import Any
 
 from nethical_runner import __version__
+from nethical_runner._files import atomic_write_json
 from nethical_runner.drift.result import Comparison, DriftFailure, DriftResult, Drop, Group
 from nethical_runner.drift.slices import describe
 from nethical_runner.drift.stats import METRICS, PERCENTILE_METHOD
 from nethical_runner.drift.text import drop_text, spread_text
-from nethical_runner.fsutil import atomic_write_json
-from nethical_runner.spec.models import MetricBounds
+from nethical_runner.spec.config import MetricBounds
 
 # Risk is 1 - accuracy, as in the seed; a cohort's one action falls in one band.
 RISK_BANDS = (("low", 0.3), ("normal", 0.7), ("high", float("inf")))

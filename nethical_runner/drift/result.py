@@ -16,7 +16,7 @@ import numpy as np
 from nethical_runner.drift.declared import DriftCheck
 from nethical_runner.drift.stats import SpreadStats, Status, judge, spread
 from nethical_runner.drift.text import drop_text, spread_text
-from nethical_runner.spec.models import DriftConfig, SliceConfig
+from nethical_runner.spec.config import DriftConfig, SliceConfig
 
 Interval = tuple[float, float]
 

@@ -23,7 +23,7 @@ from nethical_runner.drift.stats import (
     resampled_metrics,
     summarise_draws,
 )
-from nethical_runner.spec.models import SliceConfig, SliceWhere
+from nethical_runner.spec.config import SliceConfig, SliceWhere
 
 
 class SliceError(ValueError):

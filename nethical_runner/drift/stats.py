@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from nethical_runner.metrics import Confidence, classification_metrics
+from nethical_runner.metrics.classification import Confidence, classification_metrics
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc", "ece")
 LOWER_IS_BETTER = frozenset({"ece"})
@@ -67,8 +67,9 @@ def resampled_metrics(
 ) -> dict[str, np.ndarray]:
     """Every metric of :data:`METRICS` on ``resamples`` bootstrap resamples of ``data``.
 
-    Definitions match :func:`nethical_runner.metrics.classification_metrics` (precision, recall
-    and F1 are 0 when undefined); AUC is NaN on a resample holding a single class.
+    Definitions match
+    :func:`nethical_runner.metrics.classification.classification_metrics` (precision,
+    recall and F1 are 0 when undefined); AUC is NaN on a resample holding a single class.
     """
     n = data.size
     if n == 0:

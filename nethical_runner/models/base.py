@@ -19,7 +19,7 @@ from typing import IO, Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from nethical_runner.fsutil import atomic_write_bytes
+from nethical_runner._files import atomic_write_bytes
 
 _META_KEY = "__meta__"
 

@@ -1,5 +1,6 @@
 """Spec files: loading, validation and the typed configuration they describe."""
 
+from nethical_runner.spec.config import RunConfig, SpecDocument
 from nethical_runner.spec.loader import (
     DEFAULT_COHORT,
     Cohort,
@@ -7,7 +8,6 @@ from nethical_runner.spec.loader import (
     SpecError,
     load_spec,
 )
-from nethical_runner.spec.models import RunConfig, SpecDocument
 
 __all__ = [
     "DEFAULT_COHORT",

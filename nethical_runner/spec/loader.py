@@ -18,9 +18,9 @@ from pydantic import BaseModel, ValidationError
 
 from nethical_runner.models import REGISTRY
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES, EstimatorError
-from nethical_runner.spec.driftrules import drift_problems
-from nethical_runner.spec.models import DriftConfig, RunConfig, SliceConfig, SpecDocument
-from nethical_runner.yamlsource import (
+from nethical_runner.run.validation import drift_problems
+from nethical_runner.spec.config import DriftConfig, RunConfig, SliceConfig, SpecDocument
+from nethical_runner.spec.yaml_source import (
     Document,
     KeyPath,
     Mark,

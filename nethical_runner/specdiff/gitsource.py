@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from nethical_runner.yamlsource import MAX_SPEC_BYTES
+from nethical_runner.spec.yaml_source import MAX_SPEC_BYTES
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 WORKING_TREE = "working tree"

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from nethical_runner.data import synthetic
 from nethical_runner.models import REGISTRY
-from nethical_runner.spec.models import DriftConfig, MetricBounds, RunConfig, SliceConfig
-from nethical_runner.yamlsource import KeyPath
+from nethical_runner.spec.config import DriftConfig, MetricBounds, RunConfig, SliceConfig
+from nethical_runner.spec.yaml_source import KeyPath
 
 if TYPE_CHECKING:
     from nethical_runner.spec.loader import Cohort

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-from nethical_runner.baseline import Baseline, regression_checks
-from nethical_runner.checks import Check, Outcome, TrainingFailed, collect_checks
-from nethical_runner.pipeline import SpecResult
-from nethical_runner.session import TrainingSession
+from nethical_runner.checks.collect import Check, Outcome, TrainingFailed, collect_checks
+from nethical_runner.checks.regression import Baseline, regression_checks
+from nethical_runner.pytest_plugin.session import TrainingSession
+from nethical_runner.run.pipeline import SpecResult
 from nethical_runner.spec import Spec, SpecError, load_spec
-from nethical_runner.yamlsource import Problem, format_key
+from nethical_runner.spec.yaml_source import Problem, format_key
 
 SESSION_KEY = pytest.StashKey[TrainingSession]()
 SPEC_NAMES_KEY = pytest.StashKey[dict[str, str]]()

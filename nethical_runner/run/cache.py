@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from nethical_runner import __version__
-from nethical_runner.fsutil import atomic_write_bytes, atomic_write_json
-from nethical_runner.spec.models import RunConfig
+from nethical_runner._files import atomic_write_bytes, atomic_write_json
+from nethical_runner.spec.config import RunConfig
 
-PACKAGE_ROOT = Path(__file__).parent
+PACKAGE_ROOT = Path(__file__).parents[1]
 
 
 @functools.cache

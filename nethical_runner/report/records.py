@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from nethical_runner.checks import Check, Outcome
-from nethical_runner.gate import thresholds
-from nethical_runner.pipeline import CohortFailure, CohortResult, SpecResult
-from nethical_runner.reliability import ece_of, reliability_bins
-from nethical_runner.sla import declared_targets
+from nethical_runner.checks.collect import Check, Outcome
+from nethical_runner.metrics.gate import thresholds
+from nethical_runner.report.reliability import ece_of, reliability_bins
+from nethical_runner.run.pipeline import CohortFailure, CohortResult, SpecResult
+from nethical_runner.sla.measure import declared_targets
 from nethical_runner.spec import Spec
-from nethical_runner.yamlsource import KeyPath, format_key
+from nethical_runner.spec.yaml_source import KeyPath, format_key
 
 RECORD_ATTRIBUTE = "nethical_record"
 SLA_STATISTICS = ("p50", "p95", "p99", "avg", "max")

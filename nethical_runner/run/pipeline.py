@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from nethical_runner import __version__
+from nethical_runner._files import atomic_write_json
 from nethical_runner.audit import events as audit_events
 from nethical_runner.audit.recorder import AuditReceipt, AuditRecorder
 from nethical_runner.data import (
@@ -34,13 +35,12 @@ from nethical_runner.data import (
     stream_data,
 )
 from nethical_runner.drift import DriftFailure, DriftResult, track_drift
-from nethical_runner.fsutil import atomic_write_json
-from nethical_runner.gate import Verdict, decide
-from nethical_runner.metrics import classification_metrics
+from nethical_runner.metrics.classification import classification_metrics
+from nethical_runner.metrics.gate import Verdict, decide
 from nethical_runner.models import REGISTRY, Model, load_model
-from nethical_runner.resultcache import CachedTraining, ResultCache, cache_key
-from nethical_runner.sla import SlaResult, measure
-from nethical_runner.slareport import write_reports
+from nethical_runner.run.cache import CachedTraining, ResultCache, cache_key
+from nethical_runner.sla.measure import SlaResult, measure
+from nethical_runner.sla.report import write_reports
 from nethical_runner.spec import Cohort, RunConfig, Spec
 
 STAGES = ("data_load", "preprocessing", "training", "validation")

@@ -6,8 +6,8 @@ something, and every number says how many samples and which percentile method it
 seed's measure (the four stage timings as the sample) remains available as ``scope: stages``,
 and each stage can carry its own budget.
 
-Nothing here writes files or knows about pytest: :mod:`nethical_runner.slareport` writes the
-reports and :mod:`nethical_runner.checks` turns every target into a test item.
+Nothing here writes files or knows about pytest: :mod:`nethical_runner.sla.report` writes the
+reports and :mod:`nethical_runner.checks.collect` turns every target into a test item.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from nethical_runner.spec.models import SlaConfig
-from nethical_runner.yamlsource import KeyPath, format_key
+from nethical_runner.spec.config import SlaConfig
+from nethical_runner.spec.yaml_source import KeyPath, format_key
 
 Status = Literal["compliant", "warning", "breach"]
 Clock = Callable[[], int]

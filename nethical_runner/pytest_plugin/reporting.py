@@ -19,20 +19,20 @@ from typing import Any
 
 import pytest
 
-from nethical_runner import annotations
-from nethical_runner.baseline import BaselineError, load_baseline
-from nethical_runner.checks import TrainingFailed
-from nethical_runner.fsutil import atomic_write_json, atomic_write_text
-from nethical_runner.items import BASELINE_KEY, SESSION_KEY, CheckFailed, CheckItem
-from nethical_runner.records import (
+from nethical_runner._files import atomic_write_json, atomic_write_text
+from nethical_runner.checks.collect import TrainingFailed
+from nethical_runner.checks.regression import BaselineError, load_baseline
+from nethical_runner.pytest_plugin.items import BASELINE_KEY, SESSION_KEY, CheckFailed, CheckItem
+from nethical_runner.report import github as annotations
+from nethical_runner.report.markdown import summary_markdown
+from nethical_runner.report.records import (
     RECORD_ATTRIBUTE,
     check_properties,
     check_record,
     cohort_record,
 )
-from nethical_runner.reliability import matplotlib_missing, write_diagram
-from nethical_runner.report import RunReport, headline, results_document, terminal_table
-from nethical_runner.summary import summary_markdown
+from nethical_runner.report.reliability import matplotlib_missing, write_diagram
+from nethical_runner.report.run_report import RunReport, headline, results_document, terminal_table
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 RELIABILITY_FOLDER = "reliability"

@@ -18,15 +18,15 @@ from typing import Any
 import numpy as np
 
 from nethical_runner import __version__
-from nethical_runner.fsutil import atomic_write_json, atomic_write_text
-from nethical_runner.sla import (
+from nethical_runner._files import atomic_write_json, atomic_write_text
+from nethical_runner.sla.measure import (
     BOOTSTRAP_RESAMPLES,
     CLOCK_NAME,
     PERCENTILE_METHOD,
     STATISTICS,
     SlaResult,
 )
-from nethical_runner.yamlsource import format_key
+from nethical_runner.spec.yaml_source import format_key
 
 
 def write_reports(result: SlaResult, folder: Path) -> SlaResult:

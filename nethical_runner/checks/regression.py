@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nethical_runner.checks import Check, Outcome, cohort_result, fallback_warning
-from nethical_runner.pipeline import SpecResult
-from nethical_runner.report import RESULTS_FORMAT
+from nethical_runner.checks.collect import Check, Outcome, cohort_result, fallback_warning
+from nethical_runner.report.run_report import RESULTS_FORMAT
+from nethical_runner.run.pipeline import SpecResult
 from nethical_runner.spec import Spec
 from nethical_runner.spec.regression import HIGHER_IS_BETTER, LOWER_IS_BETTER, RegressionConfig
 

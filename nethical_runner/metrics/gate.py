@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from nethical_runner.spec.models import GateConfig
+from nethical_runner.spec.config import GateConfig
 
 
 @dataclass(frozen=True)

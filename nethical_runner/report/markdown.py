@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nethical_runner import __version__
-from nethical_runner.report import FAIL, RunReport, headline, table_rows
+from nethical_runner.report.run_report import FAIL, RunReport, headline, table_rows
 
 
 def summary_markdown(

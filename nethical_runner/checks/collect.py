@@ -13,11 +13,11 @@ from typing import Any
 
 from nethical_runner.audit.trail import AuditTrail
 from nethical_runner.drift import declared_checks
-from nethical_runner.gate import judge, thresholds
-from nethical_runner.pipeline import CohortFailure, CohortResult, SpecResult
-from nethical_runner.sla import declared_targets
+from nethical_runner.metrics.gate import judge, thresholds
+from nethical_runner.run.pipeline import CohortFailure, CohortResult, SpecResult
+from nethical_runner.sla.measure import declared_targets
 from nethical_runner.spec import Spec
-from nethical_runner.yamlsource import KeyPath
+from nethical_runner.spec.yaml_source import KeyPath
 
 
 @dataclass(frozen=True)

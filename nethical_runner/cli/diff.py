@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nethical_runner.options import DEFAULT_SPEC_DIRS
+from nethical_runner.run.options import DEFAULT_SPEC_DIRS
 from nethical_runner.specdiff.compare import SpecVersion, diff_versions, parse_version
 from nethical_runner.specdiff.gitsource import (
     WORKING_TREE,

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from nethical_runner.fsutil import atomic_write_bytes
-from nethical_runner.metrics import Confidence
+from nethical_runner._files import atomic_write_bytes
+from nethical_runner.metrics.classification import Confidence
 
 PLOT_EXTRA = "pip install 'nethical-runner[plot]'"
 
@@ -30,7 +30,8 @@ def reliability_bins(
     confidence: Confidence = "positive",
 ) -> list[dict[str, Any]]:
     """One entry per bin: its edges, row count, mean confidence and observed frequency
-    (``None`` for an empty bin), binned as the ECE of :mod:`nethical_runner.metrics` bins."""
+    (``None`` for an empty bin), binned as the ECE of
+    :mod:`nethical_runner.metrics.classification` bins."""
     y_true = np.asarray(y_true, dtype=np.float64).ravel()
     y_prob = np.asarray(y_prob, dtype=np.float64).ravel()
     if confidence == "positive":

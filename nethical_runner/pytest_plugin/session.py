@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nethical_runner.pipeline import RunSettings, SpecResult, run_spec
+from nethical_runner.run.pipeline import RunSettings, SpecResult, run_spec
 from nethical_runner.spec import Spec
 
 

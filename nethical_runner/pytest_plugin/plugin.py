@@ -10,18 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from nethical_runner import fixtures, reportplugin
-from nethical_runner.items import SESSION_KEY, SpecFile
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
-from nethical_runner.options import (
+from nethical_runner.pytest_plugin import fixtures
+from nethical_runner.pytest_plugin import reporting as reportplugin
+from nethical_runner.pytest_plugin.items import SESSION_KEY, SpecFile
+from nethical_runner.pytest_plugin.session import TrainingSession
+from nethical_runner.run.cache import ResultCache
+from nethical_runner.run.options import (
     CACHE_DIR_HELP,
     DEFAULT_OUT_DIR,
     DEFAULT_SPEC_DIRS,
     OUT_DIR_HELP,
 )
-from nethical_runner.pipeline import RunSettings, default_cache_dir
-from nethical_runner.resultcache import ResultCache
-from nethical_runner.session import TrainingSession
+from nethical_runner.run.pipeline import RunSettings, default_cache_dir
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 SPEC_ROOTS_KEY = pytest.StashKey[tuple[Path, ...]]()

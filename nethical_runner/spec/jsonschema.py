@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nethical_runner.fsutil import atomic_write_text
+from nethical_runner._files import atomic_write_text
 from nethical_runner.spec import SpecDocument
 
 SCHEMA_PATH = Path(__file__).with_name("spec.schema.json")

@@ -3,8 +3,8 @@
 Rows are one per spec and cohort, failures first, so the first lines of a CI log say what
 broke. The same merged data feeds the terminal table, ``results.json`` (machine readable, the
 baseline format of ``--nethical-baseline``) and ``summary.md`` (see
-:mod:`nethical_runner.summary`). Everything is ordered by spec file, declared cohort order and
-collection order, never by which pytest-xdist worker finished first.
+:mod:`nethical_runner.report.markdown`). Everything is ordered by spec file, declared cohort
+order and collection order, never by which pytest-xdist worker finished first.
 """
 
 from __future__ import annotations

@@ -16,26 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from nethical_runner import __version__
-from nethical_runner.audit.cli import add_audit_parser, run_audit_command
-from nethical_runner.checks import collect_checks
+from nethical_runner.checks.collect import collect_checks
+from nethical_runner.cli.audit import add_audit_parser, run_audit_command
+from nethical_runner.cli.diff import add_diff_parser, run_diff
 from nethical_runner.drift import DriftFailure
 from nethical_runner.drift.report import summary_lines as drift_summary_lines
 from nethical_runner.models import SEED_TYPES
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
-from nethical_runner.options import CACHE_DIR_HELP, DEFAULT_OUT_DIR, OUT_DIR_HELP
-from nethical_runner.pipeline import (
+from nethical_runner.run.options import CACHE_DIR_HELP, DEFAULT_OUT_DIR, OUT_DIR_HELP
+from nethical_runner.run.pipeline import (
     CohortFailure,
     RunSettings,
     SpecResult,
     default_cache_dir,
     run_spec,
 )
-from nethical_runner.schema import SCHEMA_PATH, schema_text, write_schema
-from nethical_runner.slareport import summary_lines as sla_summary_lines
+from nethical_runner.sla.report import summary_lines as sla_summary_lines
 from nethical_runner.spec import Spec, SpecError, load_spec
+from nethical_runner.spec.jsonschema import SCHEMA_PATH, schema_text, write_schema
 from nethical_runner.spec.loader import build_spec
-from nethical_runner.specdiff.command import add_diff_parser, run_diff
-from nethical_runner.yamlsource import Document
+from nethical_runner.spec.yaml_source import Document
 
 COMMAND_LINE = Path("<command line>")
 FLAG_OF_KEY = {

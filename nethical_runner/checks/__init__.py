@@ -1,0 +1,1 @@
+"""Every threshold of a spec as a check with one outcome type."""

@@ -1,0 +1,2 @@
+"""The ``nethical-runner`` command line: a thin front end over the run, the checks and the
+reports."""

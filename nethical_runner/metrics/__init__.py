@@ -1,0 +1,1 @@
+"""Validation metrics by their textbook definitions, and the promotion gate on them."""

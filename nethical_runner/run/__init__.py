@@ -1,0 +1,1 @@
+"""The one training path: settings, the pipeline, results, the result cache."""

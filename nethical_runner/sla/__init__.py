@@ -1,0 +1,1 @@
+"""Inference latency measured against a spec's SLA, and its reports."""
