@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from kaggle_server import FakeKaggle
+from support.kaggle_server import FakeKaggle
 
 pytest_plugins = ["pytester"]
 

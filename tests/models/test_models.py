@@ -15,7 +15,7 @@ from nethical_runner.models import REGISTRY, SEED_TYPES, Model, create_model, lo
 from nethical_runner.run.pipeline import CohortResult, RunSettings, run_spec
 from nethical_runner.spec import SpecError, load_spec
 
-BREAST_CANCER = Path(__file__).parent / "data" / "breast_cancer.csv"
+BREAST_CANCER = Path(__file__).parents[2] / "specs" / "data" / "breast_cancer.csv"
 HGB = "sklearn.ensemble.HistGradientBoostingClassifier"
 TABULAR = {
     "heuristic": {},

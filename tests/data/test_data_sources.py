@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kaggle_server import zip_bytes
+from support.kaggle_server import zip_bytes
 
 from conftest import FAKE_KEY, Serve
 from nethical_runner.run.pipeline import (
@@ -21,7 +21,7 @@ from nethical_runner.run.pipeline import (
 )
 from nethical_runner.spec import SpecError, load_spec
 
-BREAST_CANCER = Path(__file__).parent / "data" / "breast_cancer.csv"
+BREAST_CANCER = Path(__file__).parents[2] / "specs" / "data" / "breast_cancer.csv"
 
 
 def run(root: Path, body: str, cache: Path | None = None) -> SpecResult:

@@ -38,7 +38,7 @@ from nethical_runner.models import load_model
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)"
 )
-DRIVER = Path(__file__).parent / "crash_driver.py"
+DRIVER = Path(__file__).parents[1] / "support" / "crash_driver.py"
 SPEC = """\
 version: 1
 name: k

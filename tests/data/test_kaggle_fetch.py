@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from kaggle_server import (
+from support.kaggle_server import (
     DOWNLOAD_PATH,
     INTROSPECT_PATH,
     bomb_zip,

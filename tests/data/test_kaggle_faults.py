@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from kaggle_server import zip_bytes
+from support.kaggle_server import zip_bytes
 
 from conftest import FAKE_KEY, Serve
 from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset

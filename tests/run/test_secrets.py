@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kaggle_server import zip_bytes
+from support.kaggle_server import zip_bytes
 
 from conftest import FAKE_KEY, USERNAME, Serve
 from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset

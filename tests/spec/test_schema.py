@@ -13,7 +13,7 @@ import pytest
 from nethical_runner.cli.main import main
 from nethical_runner.spec.jsonschema import SCHEMA_PATH, schema_text, spec_schema
 
-README = Path(__file__).parents[1] / "README.md"
+README = Path(__file__).parents[2] / "README.md"
 
 
 def test_the_committed_schema_is_the_generated_one() -> None:
@@ -73,7 +73,7 @@ def test_the_schema_is_package_data(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True, cwd=tmp_path,
     )  # fmt: skip
     assert listed.stdout.strip() == "True"
-    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
     assert 'nethical_runner = ["py.typed", "spec/*.json"]' in pyproject
 
 
