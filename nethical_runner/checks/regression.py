@@ -10,66 +10,18 @@ failing would block every pull request that adds a cohort.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from nethical_runner.checks.collect import Check, Outcome, cohort_result, fallback_warning
-from nethical_runner.report.run_report import RESULTS_FORMAT
+from nethical_runner.checks.baseline import Baseline
+from nethical_runner.checks.check import Check, cohort_result, fallback_warning
+from nethical_runner.checks.outcome import Outcome
 from nethical_runner.run.pipeline import SpecResult
-from nethical_runner.spec import Spec
+from nethical_runner.spec.loader import Spec
 from nethical_runner.spec.regression import HIGHER_IS_BETTER, LOWER_IS_BETTER, RegressionConfig
 
 TOLERANCE = 1e-12  # so that 0.90 -> 0.89 against a 0.01 bound is not failed by rounding
 BOUND_SECTIONS = ("max_drop", "rel_max_drop", "max_rise", "rel_max_rise")
-
-
-class BaselineError(Exception):
-    """The baseline file cannot be used."""
-
-
-@dataclass(frozen=True)
-class BaselineCohort:
-    metrics: dict[str, float | None]
-    data_source: str | None
-    trained: bool
-
-
-@dataclass(frozen=True)
-class Baseline:
-    path: Path
-    run_id: str | None
-    cohorts: dict[tuple[str, str], BaselineCohort]
-
-    def cohort(self, spec: str, cohort: str) -> BaselineCohort | None:
-        return self.cohorts.get((spec, cohort))
-
-
-def load_baseline(path: Path) -> Baseline:
-    """Read a ``results.json``; refuse anything that is not one, with the reason."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise BaselineError(f"{path}: cannot read: {error.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BaselineError(f"{path}: not a JSON file ({error})") from None
-    if not isinstance(document, dict) or document.get("format") != RESULTS_FORMAT:
-        raise BaselineError(f"{path}: not a nethical-runner results.json (format {RESULTS_FORMAT})")
-    cohorts: dict[tuple[str, str], BaselineCohort] = {}
-    try:
-        for spec in document["specs"]:
-            for cohort in spec["cohorts"]:
-                trained = cohort.get("training") == "trained"
-                data = cohort.get("data") or {}
-                cohorts[(spec["name"], cohort["cohort"])] = BaselineCohort(
-                    metrics=dict(cohort.get("metrics") or {}),
-                    data_source=data.get("label"),
-                    trained=trained,
-                )
-    except (KeyError, TypeError) as error:
-        raise BaselineError(f"{path}: malformed results ({error!r} missing or wrong)") from None
-    return Baseline(path, document.get("run_id"), cohorts)
 
 
 @dataclass(frozen=True)
@@ -150,12 +102,12 @@ def judge(
             f"regression {metric}: the baseline {why} {spec.name}/{cohort_id}; nothing to "
             f"compare ({context})"
         )
-        return Outcome(True, message, warning=message, properties=properties)
+        return Outcome.of(True, message, warning=message, properties=properties)
     before = float(past.metrics[metric])  # type: ignore[arg-type]
     properties["baseline"] = before
     if current is None:
         message = f"regression {metric}: {metric} is undefined on this validation data ({context})"
-        return Outcome(False, message, properties=properties)
+        return Outcome.of(False, message, properties=properties)
     rise = bounds[0].rise
     change = (current - before) if rise else (before - current)
     allowed = min(bound.allowed(before) for bound in bounds)
@@ -175,4 +127,4 @@ def judge(
             f"baseline {spec.name}/{cohort_id} was trained on {past.data_source} data, this run "
             f"on {trained.dataset.label} data: {message}"
         )
-    return Outcome(passed, message, warning="; ".join(warnings) or None, properties=properties)
+    return Outcome.of(passed, message, "; ".join(warnings) or None, properties)

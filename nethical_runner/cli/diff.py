@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nethical_runner.run.options import DEFAULT_SPEC_DIRS
-from nethical_runner.specdiff.compare import SpecVersion, diff_versions, parse_version
-from nethical_runner.specdiff.gitsource import (
+from nethical_runner.report.specdiff.compare import SpecVersion, diff_versions, parse_version
+from nethical_runner.report.specdiff.gitsource import (
     WORKING_TREE,
     GitError,
     default_branch,
@@ -24,8 +23,9 @@ from nethical_runner.specdiff.gitsource import (
     spec_paths,
     toplevel,
 )
-from nethical_runner.specdiff.render import markdown, terminal
-from nethical_runner.specdiff.rules import LOOSENED
+from nethical_runner.report.specdiff.render import markdown, terminal
+from nethical_runner.report.specdiff.rules import LOOSENED
+from nethical_runner.run.options import DEFAULT_SPEC_DIRS
 
 EXIT_OK, EXIT_LOOSENED, EXIT_ERROR = 0, 1, 2
 

@@ -16,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from nethical_runner import __version__
-from nethical_runner.checks.collect import collect_checks
+from nethical_runner.checks.baseline import Baseline, BaselineError, load_baseline
+from nethical_runner.checks.collect import Judged, collect_checks, judge_all
 from nethical_runner.cli.audit import add_audit_parser, run_audit_command
 from nethical_runner.cli.diff import add_diff_parser, run_diff
-from nethical_runner.drift import DriftFailure
 from nethical_runner.drift.report import summary_lines as drift_summary_lines
 from nethical_runner.models import SEED_TYPES
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
-from nethical_runner.run.options import CACHE_DIR_HELP, DEFAULT_OUT_DIR, OUT_DIR_HELP
+from nethical_runner.report.outputs import publish, summary_lines
+from nethical_runner.report.records import OUTCOME_WORDS, run_records
+from nethical_runner.report.run_report import RunReport
+from nethical_runner.run.options import DEFAULT_OUT_DIR, RUN_OPTIONS
 from nethical_runner.run.pipeline import (
     CohortFailure,
     RunSettings,
@@ -45,7 +48,7 @@ FLAG_OF_KEY = {
     "data.samples": "--num-samples",
     "cohorts[0].id": "--cohort-id",
 }
-EXIT_OK, EXIT_GATE_MISSED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_ERROR = 0, 1, 2
 DRIFT_GROUP = "train"  # every `train --enable-drift-tracking` run into one folder accumulates
 
 
@@ -105,12 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="SLA report folder (default: <out>/sla, the seed's training_sla_reports moved under "
         "the output root)",
     )
-    _add_run_options(train)
+    _add_run_options(
+        train,
+        strict_help="exit 1 when a check fails (a missed promotion gate, an SLA breach, drift); "
+        "without it a missed gate exits 0, as the old script did",
+    )
 
     run = commands.add_parser("run", help="train spec files without pytest")
     run.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
     _add_prefix_option(run)
-    _add_run_options(run)
+    _add_run_options(
+        run,
+        strict_help="accepted for older command lines: run always exits 1 when a check fails",
+    )
 
     validate = commands.add_parser("validate", help="check spec files without training")
     validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
@@ -144,14 +154,10 @@ def _prefixes(args: argparse.Namespace) -> tuple[str, ...]:
     return (*DEFAULT_ALLOWED_PREFIXES, *args.allow_estimator_prefix)
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path(DEFAULT_OUT_DIR), help=OUT_DIR_HELP)
-    parser.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="exit 1 when a model misses its promotion gate, breaches an SLA or drifts",
-    )
+def _add_run_options(parser: argparse.ArgumentParser, *, strict_help: str) -> None:
+    for option in RUN_OPTIONS:
+        parser.add_argument(f"--{option.name}", type=Path, metavar=option.metavar, help=option.help)
+    parser.add_argument("--strict", action="store_true", help=strict_help)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,17 +188,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SpecError as error:
             print(error, file=sys.stderr)
             return EXIT_ERROR
+    try:
+        baseline = load_baseline(args.baseline) if args.baseline else None
+    except BaselineError as error:
+        print(f"error: --baseline: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    judged = _run(specs, _settings(args), baseline)
+    if any(j.outcome.error for _, entries in judged for j in entries):
+        return EXIT_ERROR
+    failed = any(j.outcome.failed for _, entries in judged for j in entries)
+    strict = args.strict or args.command == "run"
+    return EXIT_CHECK_FAILED if failed and strict else EXIT_OK
+
+
+def _settings(args: argparse.Namespace) -> RunSettings:
     sla_dir = getattr(args, "sla_report_dir", None)
     audit_dir = getattr(args, "audit_path", None)
     drift_dir = getattr(args, "drift_report_dir", None)
-    settings = RunSettings(
-        args.out.resolve(),
-        cache_dir=args.cache_dir.resolve() if args.cache_dir else default_cache_dir(),
+    cache_dir = args.cache_dir.resolve() if args.cache_dir else default_cache_dir()
+    return RunSettings(
+        (args.out or Path(DEFAULT_OUT_DIR)).resolve(),
+        cache_dir=cache_dir,
         sla_dir=sla_dir.resolve() if sla_dir else None,
         audit_dir=audit_dir.resolve() if audit_dir else None,
         drift_dir=drift_dir.resolve() if drift_dir else None,
     )
-    return _train(specs, settings, strict=args.strict)
+
+
+def _run(
+    specs: list[Spec], settings: RunSettings, baseline: Baseline | None
+) -> list[tuple[Spec, list[Judged]]]:
+    """Train and judge every spec, print each as it finishes, then write the run summary
+    (results.json, summary.md) exactly as a pytest session does."""
+    report = RunReport()
+    judged = []
+    for spec in specs:
+        result = run_spec(spec, settings)
+        entries = judge_all(result, collect_checks(spec, baseline))
+        print_result(result, entries)
+        shown = spec.path.as_posix()
+        for record in run_records(
+            spec, result, entries, shown_path=shown, out_dir=settings.out_dir
+        ):
+            report.add(record)
+        judged.append((spec, entries))
+    written = publish(report, settings.out_dir, settings.run_id)
+    for line, is_error in summary_lines(report, written, invocation_dir=Path.cwd()):
+        print(line, file=sys.stderr if is_error else sys.stdout)
+    return judged
 
 
 def _validate(paths: list[Path], prefixes: tuple[str, ...]) -> int:
@@ -233,27 +276,7 @@ def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
     return build_spec(COMMAND_LINE, Document(raw), digest)
 
 
-def _train(specs: list[Spec], settings: RunSettings, *, strict: bool) -> int:
-    gate_missed = errored = False
-    for spec in specs:
-        result = run_spec(spec, settings)
-        print_result(result)
-        for cohort in result.cohorts.values():
-            if isinstance(cohort, CohortFailure):
-                errored = True
-            elif not cohort.promoted or (cohort.sla is not None and cohort.sla.failed):
-                gate_missed = True
-        errored = errored or bool(result.audit and result.audit.error)
-        if isinstance(result.drift, DriftFailure):
-            errored = True
-        elif result.drift is not None and result.drift.has_drift:
-            gate_missed = True
-    if errored:
-        return EXIT_ERROR
-    return EXIT_GATE_MISSED if strict and gate_missed else EXIT_OK
-
-
-def print_result(result: SpecResult) -> None:
+def print_result(result: SpecResult, judged: list[Judged]) -> None:
     for cohort in result.cohorts.values():
         print(f"== {result.spec.name} / {cohort.cohort_id}")
         if isinstance(cohort, CohortFailure):
@@ -265,9 +288,6 @@ def print_result(result: SpecResult) -> None:
         for name in ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece"):
             value = cohort.metrics[name]
             print(f"  {name}: {'n/a' if value is None else f'{value:.4f}'}")
-        for verdict in cohort.verdicts:
-            state = "pass" if verdict.passed else "FAIL"
-            print(f"  gate {verdict.threshold.key}: {state} ({verdict.describe()})")
         print(f"  promotion: {'PASS' if cohort.promoted else 'FAIL'}")
         print(f"  model saved to {cohort.model_path}")
         print(f"  metrics saved to {cohort.metrics_path}")
@@ -278,6 +298,13 @@ def print_result(result: SpecResult) -> None:
     if result.drift is not None:
         print(f"== {result.spec.name} / drift")
         print("\n".join(drift_summary_lines(result.drift)))
+    print(f"== {result.spec.name}: checks")
+    for entry in judged:
+        scope = f"{entry.check.cohort_id} " if entry.check.cohort_id else ""
+        word = OUTCOME_WORDS[entry.outcome.decision]
+        first_line = entry.outcome.message.splitlines()[0] if entry.outcome.message else ""
+        print(f"  {scope}{entry.check.label}: {word.upper() if entry.outcome.failed else word}")
+        print(f"    {first_line}")
 
 
 if __name__ == "__main__":

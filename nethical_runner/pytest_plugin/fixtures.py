@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nethical_runner.audit.trail import AuditTrail
-from nethical_runner.checks.collect import cohort_result
+from nethical_runner.checks.check import cohort_result
 from nethical_runner.drift import DriftFailure, DriftResult
 from nethical_runner.pytest_plugin.items import SESSION_KEY
 from nethical_runner.run.pipeline import SpecResult

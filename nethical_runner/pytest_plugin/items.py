@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-from nethical_runner.checks.collect import Check, Outcome, TrainingFailed, collect_checks
-from nethical_runner.checks.regression import Baseline, regression_checks
+from nethical_runner.checks.baseline import Baseline
+from nethical_runner.checks.check import Check
+from nethical_runner.checks.collect import collect_checks
+from nethical_runner.checks.outcome import Outcome
 from nethical_runner.pytest_plugin.session import TrainingSession
 from nethical_runner.run.pipeline import SpecResult
 from nethical_runner.spec import Spec, SpecError, load_spec
@@ -36,14 +38,26 @@ class NethicalWarning(UserWarning):
 
 
 class SpecFile(pytest.File):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.problems: list[Problem] = []  # why the file is not a valid spec, as data
+
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        try:
+            spec = self._load()
+        except SpecError as error:
+            self.problems = error.problems
+            raise
+        yield SpecNode.from_parent(self, name=spec.name, spec=spec)
+
+    def _load(self) -> Spec:
         prefixes = tuple(self.config.getini("nethical_estimator_prefixes"))
         spec = load_spec(_shown_path(self.path, self.config), prefixes, self.config.rootpath)
         names = self.config.stash.setdefault(SPEC_NAMES_KEY, {})
         owner = names.setdefault(spec.name, str(self.path))
         if owner != str(self.path):
             raise SpecError([_name_clash(spec, owner)])
-        yield SpecNode.from_parent(self, name=spec.name, spec=spec)
+        return spec
 
     def repr_failure(
         self, excinfo: ExceptionInfo[BaseException], style: Any = None
@@ -74,7 +88,7 @@ class SpecNode(pytest.Collector):
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         baseline = self.config.stash.get(BASELINE_KEY, None)
-        checks = collect_checks(self.spec) + regression_checks(self.spec, baseline)
+        checks = collect_checks(self.spec, baseline)
         for cohort in self.spec.cohorts:
             mine = [c for c in checks if c.cohort_id == cohort.id]
             if mine:
@@ -117,12 +131,12 @@ class CheckItem(pytest.Item):
 
     def runtest(self) -> None:
         self.spec_result = result = self.config.stash[SESSION_KEY].result(self.spec)
-        self.outcome = outcome = self.check.evaluate(result)
+        self.outcome = outcome = self.check.judge(result)
         for name, value in outcome.properties.items():
             self.user_properties.append((name, value))
         if outcome.skipped:  # reported at the threshold's line, as a skip mark would be
             raise pytest.skip.Exception(outcome.message, _use_item_location=True)
-        if not outcome.passed:
+        if outcome.failed:
             raise CheckFailed(outcome.message)
         if outcome.warning:
             warnings.warn(NethicalWarning(outcome.warning), stacklevel=1)
@@ -135,7 +149,7 @@ class CheckItem(pytest.Item):
     def repr_failure(
         self, excinfo: ExceptionInfo[BaseException], style: Any = None
     ) -> str | TerminalRepr:
-        if isinstance(excinfo.value, CheckFailed | TrainingFailed):
+        if isinstance(excinfo.value, CheckFailed):
             return f"{excinfo.value}\n  threshold at {self._where()}"
         return super().repr_failure(excinfo)
 

@@ -17,10 +17,10 @@ from nethical_runner.pytest_plugin.items import SESSION_KEY, SpecFile
 from nethical_runner.pytest_plugin.session import TrainingSession
 from nethical_runner.run.cache import ResultCache
 from nethical_runner.run.options import (
-    CACHE_DIR_HELP,
     DEFAULT_OUT_DIR,
     DEFAULT_SPEC_DIRS,
     OUT_DIR_HELP,
+    RUN_OPTIONS,
 )
 from nethical_runner.run.pipeline import RunSettings, default_cache_dir
 
@@ -30,15 +30,16 @@ SPEC_ROOTS_KEY = pytest.StashKey[tuple[Path, ...]]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nethical", "nethical-runner training specs")
-    group.addoption("--nethical-out", metavar="DIR", default=None, help=OUT_DIR_HELP)
-    group.addoption("--nethical-cache-dir", metavar="DIR", default=None, help=CACHE_DIR_HELP)
+    for option in RUN_OPTIONS:
+        group.addoption(
+            f"--nethical-{option.name}", metavar=option.metavar, default=None, help=option.help
+        )
     group.addoption(
         "--nethical-no-cache",
         action="store_true",
         help="retrain every spec instead of reusing results of unchanged specs (pytest's "
         "--cache-clear also starts from an empty cache)",
     )
-    reportplugin.add_options(group)
     parser.addini(
         "nethical_spec_dirs",
         type="linelist",

@@ -11,41 +11,30 @@ write nothing, so there is one table and one file set however many workers ran.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nethical_runner._files import atomic_write_json, atomic_write_text
-from nethical_runner.checks.collect import TrainingFailed
-from nethical_runner.checks.regression import BaselineError, load_baseline
-from nethical_runner.pytest_plugin.items import BASELINE_KEY, SESSION_KEY, CheckFailed, CheckItem
-from nethical_runner.report import github as annotations
-from nethical_runner.report.markdown import summary_markdown
+from nethical_runner.checks.baseline import BaselineError, load_baseline
+from nethical_runner.pytest_plugin.items import (
+    BASELINE_KEY,
+    SESSION_KEY,
+    CheckFailed,
+    CheckItem,
+    SpecFile,
+)
+from nethical_runner.report.outputs import Written, publish, summary_lines
 from nethical_runner.report.records import (
     RECORD_ATTRIBUTE,
     check_properties,
     check_record,
     cohort_record,
 )
-from nethical_runner.report.reliability import matplotlib_missing, write_diagram
-from nethical_runner.report.run_report import RunReport, headline, results_document, terminal_table
+from nethical_runner.report.run_report import RunReport, spec_error_records
 
-SPEC_SUFFIXES = (".yaml", ".yml")
-RELIABILITY_FOLDER = "reliability"
-
-
-def add_options(group: Any) -> None:
-    group.addoption(
-        "--nethical-baseline",
-        metavar="PATH",
-        default=None,
-        help="results.json of a baseline run (e.g. main's CI): adds regression[<metric>] "
-        "items for specs with a regression section",
-    )
+SPEC_ERRORS_ATTRIBUTE = "nethical_spec_errors"
 
 
 def configure(config: pytest.Config) -> None:
@@ -58,16 +47,6 @@ def configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ReportPlugin(config), "nethical-report")
 
 
-@dataclass(frozen=True)
-class Written:
-    """What the session wrote, for the terminal summary."""
-
-    results: Path
-    summary: Path
-    diagrams: dict[tuple[str, str], str]
-    diagrams_skipped: str | None
-
-
 class ReportPlugin:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -76,7 +55,6 @@ class ReportPlugin:
         self.order: dict[str, int] = {}
         self.sent: set[tuple[str, str, str]] = set()  # cohorts already sent from this process
         self.written: Written | None = None
-        self.write_error: str | None = None
 
     # --- where items run -------------------------------------------------------------------
 
@@ -119,7 +97,7 @@ class ReportPlugin:
             message, warning = found.message, found.warning
         elif call.excinfo is not None:
             error = call.excinfo.value
-            known = isinstance(error, CheckFailed | TrainingFailed)
+            known = isinstance(error, CheckFailed)
             message = str(error) if known else call.excinfo.exconly()
             warning = None
         else:
@@ -159,87 +137,35 @@ class ReportPlugin:
         if record is not None and not self.is_worker:
             self.report.add(record)
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, None]:
+        """A spec file that failed validation carries its problems as data on its report, so
+        the controller reads them without parsing the text pytest shows."""
+        made = yield
+        if isinstance(collector, SpecFile) and collector.problems:
+            report = made.get_result()
+            setattr(report, SPEC_ERRORS_ATTRIBUTE, spec_error_records(collector.problems))
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if self.is_worker or not report.failed:
             return
-        if report.nodeid.split("::")[0].endswith(SPEC_SUFFIXES):
-            self.report.add_collection_error(report.nodeid, str(report.longrepr))
+        errors = getattr(report, SPEC_ERRORS_ATTRIBUTE, None)
+        if errors is not None:
+            self.report.add_spec_errors(errors)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker or self.report.empty:
             return
-        out_dir = self.config.stash[SESSION_KEY].settings.out_dir
-        run_id = self.config.stash[SESSION_KEY].settings.run_id
-        try:
-            self.written = write_outputs(self.report, out_dir, run_id)
-        except OSError as error:
-            self.write_error = f"cannot write the run summary to {out_dir}: {error}"
-            return
-        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if step_summary:
-            try:
-                with open(step_summary, "a", encoding="utf-8") as handle:
-                    handle.write(self.written.summary.read_text(encoding="utf-8") + "\n")
-            except OSError as error:
-                self.write_error = f"cannot append to $GITHUB_STEP_SUMMARY: {error}"
+        settings = self.config.stash[SESSION_KEY].settings
+        self.written = publish(self.report, settings.out_dir, settings.run_id)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker or self.report.empty:
             return
         terminalreporter.write_sep("=", "nethical-runner summary")
-        if self.report.checks:
-            terminalreporter.write_line(terminal_table(self.report))
-        terminalreporter.write_line(headline(self.report))
-        written = self.written
-        if written is not None:
-            terminalreporter.write_line(f"results: {written.results}")
-            terminalreporter.write_line(f"summary: {written.summary}")
-            if written.diagrams_skipped:
-                terminalreporter.write_line(
-                    f"reliability diagrams skipped: {written.diagrams_skipped}"
-                )
-        if self.write_error:
-            terminalreporter.write_line(self.write_error, red=True)
-        if annotations.enabled():
-            for line in annotations.check_annotations(
-                self.report.sorted_checks(),
-                self.report.errors,
-                invocation_dir=self.config.invocation_params.dir,
-                workspace=os.environ.get("GITHUB_WORKSPACE"),
-            ):
-                terminalreporter.write_line(line)
-
-
-def write_outputs(report: RunReport, out_dir: Path, run_id: str) -> Written:
-    """``results.json``, ``summary.md`` and the diagrams under ``out_dir``."""
-    diagrams, skipped = draw_diagrams(report, out_dir)
-    results = out_dir / "results.json"
-    summary = out_dir / "summary.md"
-    document = results_document(report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped)
-    atomic_write_json(results, document)
-    text = summary_markdown(report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped)
-    atomic_write_text(summary, text)
-    return Written(results, summary, diagrams, skipped)
-
-
-def draw_diagrams(
-    report: RunReport, out_dir: Path
-) -> tuple[dict[tuple[str, str], str], str | None]:
-    """A PNG per trained cohort, named by spec and cohort so that summary links stay valid;
-    returns the paths (relative to ``out_dir``) and why none were drawn, if so."""
-    trained = [row for row in report.rows() if row.trained and row.record is not None]
-    if not trained:
-        return {}, None
-    missing = matplotlib_missing()
-    if missing is not None:
-        return {}, missing
-    drawn = {}
-    for row in trained:
-        assert row.record is not None
-        relative = f"{RELIABILITY_FOLDER}/{row.spec}__{row.cohort}.png"
-        source = row.data_source if len(row.data_source) <= 40 else row.data_source[:37] + "..."
-        title = f"{row.spec} / {row.cohort} ({row.model}, {source} data)"
-        write_diagram(out_dir / relative, row.record["reliability"], title)
-        drawn[(row.spec, row.cohort)] = relative
-    return drawn, None
+        lines = summary_lines(
+            self.report, self.written, invocation_dir=self.config.invocation_params.dir
+        )
+        for line, is_error in lines:
+            terminalreporter.write_line(line, red=is_error)

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from nethical_runner.checks.collect import Check, Outcome
+from nethical_runner.checks.check import Check
+from nethical_runner.checks.collect import Judged
+from nethical_runner.checks.outcome import Decision, Outcome
 from nethical_runner.metrics.gate import thresholds
 from nethical_runner.report.reliability import ece_of, reliability_bins
 from nethical_runner.run.pipeline import CohortFailure, CohortResult, SpecResult
@@ -23,6 +25,7 @@ from nethical_runner.spec import Spec
 from nethical_runner.spec.yaml_source import KeyPath, format_key
 
 RECORD_ATTRIBUTE = "nethical_record"
+OUTCOME_WORDS = {Decision.PASS: "passed", Decision.FAIL: "failed", Decision.SKIP: "skipped"}
 SLA_STATISTICS = ("p50", "p95", "p99", "avg", "max")
 
 
@@ -205,3 +208,34 @@ def plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return [plain(item) for item in value]
     return value
+
+
+def node_id(shown_path: str, spec: Spec, check: Check) -> str:
+    """The id pytest gives the check's item: ``specs/x.yaml::x::alpha::gate[accuracy]``."""
+    scope = [shown_path, spec.name, *([check.cohort_id] if check.cohort_id else [])]
+    return "::".join([*scope, check.label])
+
+
+def run_records(
+    spec: Spec, result: SpecResult, judged: list[Judged], *, shown_path: str, out_dir: Path
+) -> list[dict[str, Any]]:
+    """The records a pytest session would have sent for ``spec``'s items, for a front end that
+    judged the checks itself: one per check, then its cohorts."""
+    records: list[dict[str, Any]] = []
+    for order, entry in enumerate(judged):
+        check, outcome = entry.check, entry.outcome
+        properties = check_properties(spec, check, outcome, result)
+        record = check_record(
+            spec,
+            check,
+            nodeid=node_id(shown_path, spec, check),
+            outcome=OUTCOME_WORDS[outcome.decision],
+            message=outcome.message,
+            warning=outcome.warning,
+            properties=properties,
+            order=order,
+        )
+        records.append({"check": record, "cohorts": []})
+    cohorts = [cohort_record(spec, c.id, result, out_dir) for c in spec.cohorts]
+    records.append({"check": None, "cohorts": cohorts})
+    return records

@@ -9,7 +9,6 @@ order and collection order, never by which pytest-xdist worker finished first.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,15 +16,15 @@ from typing import Any
 from tabulate import tabulate
 
 from nethical_runner import __version__
+from nethical_runner.checks.baseline import RESULTS_FORMAT
+from nethical_runner.spec.yaml_source import Problem
 
-RESULTS_FORMAT = 1
 KIND_COLUMNS = ("gate", "sla", "drift")  # always shown; other kinds get a column when present
 COLUMN_TITLES = {"gate": "gate", "sla": "SLA", "drift": "drift"}
 FAIL, WARN, PASS, SKIP, NONE = "FAIL", "warn", "pass", "skip", "-"
 _RANK = {FAIL: 0, WARN: 1, PASS: 2, SKIP: 3, NONE: 4}
 STATUS_WORDS = {FAIL: "failed", WARN: "warning", PASS: "passed", SKIP: "skipped", NONE: "unchecked"}
 MAX_SOURCE_WIDTH = 48
-_LOCATED = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<column>\d+): (?P<message>.+)$")
 
 
 @dataclass
@@ -54,20 +53,14 @@ class RunReport:
             if kept is None or cohort["run_id"] < kept["run_id"]:
                 self.cohorts[key] = dict(cohort)
 
+    def add_spec_errors(self, errors: Iterable[Mapping[str, Any]]) -> None:
+        """Located problems of a spec file that failed validation: ``file``, ``line``,
+        ``column``, ``message`` each (see :func:`spec_error_records`)."""
+        self.errors.extend(dict(error) for error in errors)
+
     def add_collection_error(self, nodeid: str, text: str) -> None:
-        """A spec file that failed validation: one error per located problem line."""
-        located = [m for line in text.splitlines() if (m := _LOCATED.match(line.strip()))]
-        if not located:
-            self.errors.append({"file": nodeid, "line": None, "column": None, "message": text})
-        for match in located:
-            self.errors.append(
-                {
-                    "file": match["file"],
-                    "line": int(match["line"]),
-                    "column": int(match["column"]),
-                    "message": match["message"],
-                }
-            )
+        """A file that could not be collected for a reason other than a located problem."""
+        self.errors.append({"file": nodeid, "line": None, "column": None, "message": text})
 
     def sorted_checks(self) -> list[dict[str, Any]]:
         return sorted(self.checks.values(), key=lambda c: (c["file"], c["order"], c["id"]))
@@ -296,3 +289,16 @@ def _cohort_entry(
     entry["diagram"] = diagrams.get((row.spec, row.cohort))
     entry["checks"] = [c for c in row.checks if c["cohort"] == row.cohort]
     return entry
+
+
+def spec_error_records(problems: Iterable[Problem]) -> list[dict[str, Any]]:
+    """A spec file's problems as plain records, which travel from pytest-xdist workers."""
+    return [
+        {
+            "file": problem.path.as_posix(),
+            "line": problem.mark.line,
+            "column": problem.mark.column,
+            "message": f"{problem.key}: {problem.message}" if problem.key else problem.message,
+        }
+        for problem in problems
+    ]

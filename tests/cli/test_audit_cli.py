@@ -67,7 +67,7 @@ def test_a_spec_run_logs_under_the_output_root(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text(
         "version: 1\nname: s\nmodel: {type: heuristic}\ndata: {samples: 300}\n"
-        "audit: {enabled: true}\n"
+        "audit: {enabled: true}\ngate: {min_accuracy: 0.5}\n"
     )
     assert main(["run", str(spec), "--out", str(tmp_path / "out")]) == 0
     assert main(["audit", "verify", str(tmp_path / "out" / "audit")]) == 0

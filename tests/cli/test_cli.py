@@ -58,15 +58,20 @@ def test_model_type_all_trains_every_registered_type(tmp_path: Path) -> None:
     assert trained == set(SEED_TYPES)
 
 
-def test_strict_turns_a_missed_gate_into_exit_1(tmp_path: Path) -> None:
+def test_run_exits_1_on_a_missed_gate_and_train_only_with_strict(tmp_path: Path) -> None:
     spec = tmp_path / "tight.yaml"
     spec.write_text(
         "version: 1\nname: tight\nmodel: {type: logistic}\ndata: {samples: 500}\n"
         "gate: {min_accuracy: 0.999}\n"
     )
-    assert main(["run", str(spec), "--out", str(tmp_path / "o")]) == 0
+    assert main(["run", str(spec), "--out", str(tmp_path / "o")]) == 1
     assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--strict"]) == 1
     assert len(metrics_files(tmp_path / "o", "candidates")) == 2
+    train = ["train", "--model-type", "logistic", "--num-samples", "200", "--epochs", "1"]
+    assert main([*train, "--out", str(tmp_path / "t")]) == 0  # the old script's exit code
+    results = json.loads((tmp_path / "t" / "results.json").read_text())
+    assert results["outcome"] == "failed"  # ...but the summary says what missed its gate
+    assert main([*train, "--out", str(tmp_path / "t"), "--strict"]) == 1
 
 
 def test_bad_flag_values_name_the_flag(capsys) -> None:

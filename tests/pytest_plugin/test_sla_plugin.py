@@ -168,15 +168,14 @@ def test_the_cli_report_dir_flag(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "sla").exists()
 
 
-def test_strict_exits_1_on_an_sla_breach(tmp_path: Path) -> None:
+def test_run_exits_1_on_an_sla_breach(tmp_path: Path) -> None:
     spec = tmp_path / "slow.yaml"
     spec.write_text(
         "version: 1\nname: slow\nmodel: {type: heuristic}\ndata: {samples: 300}\n"
         f"gate: {{min_accuracy: 0.5}}\nsla: {{p95_ms: {TINY}, calls: 10}}\n"
     )
     out = str(tmp_path / "out")
-    assert main(["run", str(spec), "--out", out]) == 0
-    assert main(["run", str(spec), "--out", out, "--strict"]) == 1
+    assert main(["run", str(spec), "--out", out]) == 1
     warn_only = tmp_path / "warn.yaml"
     warn_only.write_text(spec.read_text().replace("calls: 10", "calls: 10, on_breach: warn"))
-    assert main(["run", str(warn_only), "--out", out, "--strict"]) == 0
+    assert main(["run", str(warn_only), "--out", out]) == 0

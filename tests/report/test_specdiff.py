@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nethical_runner.cli.main import main
-from nethical_runner.specdiff import CHANGED, LOOSENED, TIGHTENED, classify
-from nethical_runner.specdiff.rules import ABSENT
+from nethical_runner.report.specdiff import CHANGED, LOOSENED, TIGHTENED, classify
+from nethical_runner.report.specdiff.rules import ABSENT
 
 BASE_SPEC = """\
 version: 1

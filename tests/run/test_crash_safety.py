@@ -54,7 +54,8 @@ cohorts:
 """
 # Replaced by every promotion or audit append, so the earlier run's version may be gone.
 REPLACED = ("models/current/k__alpha.latest.json", "models/current/k__beta.latest.json",
-            "audit/training_summary.json")  # fmt: skip
+            "audit/training_summary.json",  # the newest run's pointers and summaries
+            "results.json", "summary.md", "reliability/k__alpha.png", "reliability/k__beta.png")  # fmt: skip
 # One step of each kind: training, writing a model, promoting it, every phase of the append.
 REPRESENTATIVE = [
     ("fit logistic", "before"),
@@ -139,6 +140,8 @@ def check_nothing_lost(out: Path, before: dict[str, bytes]) -> None:
             json.loads(path.read_text())
         elif path.suffix == ".npz":
             load_model(path)
+        elif path.suffix == ".png":
+            assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), path
         else:
             assert path.read_text().strip(), path
     for pointer in (out / "models" / "current").glob("*.latest.json"):

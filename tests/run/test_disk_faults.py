@@ -59,11 +59,18 @@ def snapshot(out: Path) -> dict[str, bytes]:
 
 
 def check_intact(out: Path, before: dict[str, bytes]) -> None:
-    """What was there is unchanged (the newest pointer and summary aside), nothing visible is
-    partial, and no model of a failed run sits among the promoted ones."""
-    replaced = {"models/current/d__default.latest.json", "audit/training_summary.json"}
+    """What was there is unchanged (the newest pointer, the audit summary and the run summary
+    aside, which describe the latest run), nothing visible is partial, and no model of a failed
+    run sits among the promoted ones."""
+    replaced = {
+        "models/current/d__default.latest.json",
+        "audit/training_summary.json",
+        "results.json",
+        "summary.md",
+    }
     for relative, content in before.items():
-        if relative not in replaced and not relative.endswith(".lock"):
+        latest = relative in replaced or relative.startswith("reliability/")
+        if not latest and not relative.endswith(".lock"):
             assert (out / relative).read_bytes() == content, relative
     for path in out.rglob("*"):
         if path.is_file() and not path.name.startswith("."):

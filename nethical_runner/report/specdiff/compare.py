@@ -19,12 +19,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from nethical_runner.checks.collect import collect_checks
-from nethical_runner.sla.measure import SEED_TARGETS_MS, STATISTICS
-from nethical_runner.spec import SpecError
-from nethical_runner.spec.config import RunConfig
-from nethical_runner.spec.loader import build_spec
-from nethical_runner.spec.yaml_source import Document, SpecSyntaxError, read_yaml
-from nethical_runner.specdiff.rules import (
+from nethical_runner.report.specdiff.rules import (
     ABSENT,
     CHANGED,
     LOOSENED,
@@ -34,6 +29,11 @@ from nethical_runner.specdiff.rules import (
     classify,
     is_threshold,
 )
+from nethical_runner.sla.measure import SEED_TARGETS_MS, STATISTICS
+from nethical_runner.spec import SpecError
+from nethical_runner.spec.config import RunConfig
+from nethical_runner.spec.loader import build_spec
+from nethical_runner.spec.yaml_source import Document, SpecSyntaxError, read_yaml
 
 SPEC_KEY = "(spec)"
 FILE_KEY = "(file)"

@@ -8,8 +8,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from nethical_runner.specdiff.compare import Change
-from nethical_runner.specdiff.rules import ABSENT, CHANGED, LOOSENED, TIGHTENED
+from nethical_runner.report.specdiff.compare import Change
+from nethical_runner.report.specdiff.rules import ABSENT, CHANGED, LOOSENED, TIGHTENED
 
 MAX_CELL = 60
 

@@ -1,0 +1,119 @@
+"""Writing a run's summary: ``results.json``, ``summary.md``, reliability diagrams, the
+GitHub step summary, and the lines a terminal shows at the end.
+
+Both front ends end a run here, so a pytest session and ``nethical-runner run`` leave the same
+files and print the same table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from nethical_runner._files import atomic_write_json, atomic_write_text
+from nethical_runner.report import github
+from nethical_runner.report.markdown import summary_markdown
+from nethical_runner.report.reliability import matplotlib_missing, write_diagram
+from nethical_runner.report.run_report import RunReport, headline, results_document, terminal_table
+
+RELIABILITY_FOLDER = "reliability"
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a run wrote, for the terminal summary; ``error`` when something could not be."""
+
+    results: Path | None
+    summary: Path | None
+    diagrams: Mapping[tuple[str, str], str]
+    diagrams_skipped: str | None
+    error: str | None = None
+
+
+def publish(report: RunReport, out_dir: Path, run_id: str) -> Written:
+    """Write the summary files under ``out_dir`` and append ``summary.md`` to
+    ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it. Never raises for a file that cannot
+    be written: the run's verdict stands, and :attr:`Written.error` says what is missing."""
+    try:
+        written = write_outputs(report, out_dir, run_id)
+    except OSError as error:
+        return Written(None, None, {}, None, f"cannot write the run summary to {out_dir}: {error}")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary and written.summary is not None:
+        try:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(written.summary.read_text(encoding="utf-8") + "\n")
+        except OSError as error:
+            return Written(
+                written.results,
+                written.summary,
+                written.diagrams,
+                written.diagrams_skipped,
+                f"cannot append to $GITHUB_STEP_SUMMARY: {error}",
+            )
+    return written
+
+
+def write_outputs(report: RunReport, out_dir: Path, run_id: str) -> Written:
+    """``results.json``, ``summary.md`` and the diagrams under ``out_dir``."""
+    diagrams, skipped = draw_diagrams(report, out_dir)
+    results = out_dir / "results.json"
+    summary = out_dir / "summary.md"
+    document = results_document(report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped)
+    atomic_write_json(results, document)
+    text = summary_markdown(report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped)
+    atomic_write_text(summary, text)
+    return Written(results, summary, diagrams, skipped)
+
+
+def draw_diagrams(
+    report: RunReport, out_dir: Path
+) -> tuple[dict[tuple[str, str], str], str | None]:
+    """A PNG per trained cohort, named by spec and cohort so that summary links stay valid;
+    returns the paths (relative to ``out_dir``) and why none were drawn, if so."""
+    trained = [row for row in report.rows() if row.trained and row.record is not None]
+    if not trained:
+        return {}, None
+    missing = matplotlib_missing()
+    if missing is not None:
+        return {}, missing
+    drawn = {}
+    for row in trained:
+        assert row.record is not None
+        relative = f"{RELIABILITY_FOLDER}/{row.spec}__{row.cohort}.png"
+        source = row.data_source if len(row.data_source) <= 40 else row.data_source[:37] + "..."
+        title = f"{row.spec} / {row.cohort} ({row.model}, {source} data)"
+        write_diagram(out_dir / relative, row.record["reliability"], title)
+        drawn[(row.spec, row.cohort)] = relative
+    return drawn, None
+
+
+def summary_lines(
+    report: RunReport, written: Written | None, *, invocation_dir: Path
+) -> list[tuple[str, bool]]:
+    """The end-of-run lines, each with whether it is an error (shown in red): the table, the
+    headline, where the files went, and on GitHub Actions the annotations."""
+    lines: list[tuple[str, bool]] = []
+    if report.checks:
+        lines.append((terminal_table(report), False))
+    lines.append((headline(report), False))
+    if written is not None:
+        if written.results is not None:
+            lines.append((f"results: {written.results}", False))
+        if written.summary is not None:
+            lines.append((f"summary: {written.summary}", False))
+        if written.diagrams_skipped:
+            lines.append((f"reliability diagrams skipped: {written.diagrams_skipped}", False))
+        if written.error:
+            lines.append((written.error, True))
+    if github.enabled():
+        for line in github.check_annotations(
+            report.sorted_checks(),
+            report.errors,
+            invocation_dir=invocation_dir,
+            workspace=os.environ.get("GITHUB_WORKSPACE"),
+        ):
+            lines.append((line, False))
+    return lines
