@@ -283,7 +283,9 @@ def results_document(
 def _cohort_entry(
     report: RunReport, row: Row, diagrams: Mapping[tuple[str, str], str]
 ) -> dict[str, Any]:
-    entry = dict(row.record) if row.record is not None else {"spec": row.spec, "cohort": row.cohort}
+    entry: dict[str, Any] = (
+        dict(row.record) if row.record is not None else {"spec": row.spec, "cohort": row.cohort}
+    )
     entry["status"] = STATUS_WORDS[row.status()]
     entry["runs"] = sorted(report.runs.get((row.spec, row.cohort), ()))
     entry["diagram"] = diagrams.get((row.spec, row.cohort))

@@ -79,9 +79,7 @@ def test_without_drift_tracking_the_command_line_writes_no_drift_report(tmp_path
     assert not (tmp_path / "drift").exists()
 
 
-def test_run_exits_1_when_cohorts_drift(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_run_exits_1_when_cohorts_drift(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "small.yaml"
     path.write_text(NOISY_SPEC)
     out = str(tmp_path / "out")

@@ -55,7 +55,8 @@ cohorts:
 # Replaced by every promotion or audit append, so the earlier run's version may be gone.
 REPLACED = ("models/current/k__alpha.latest.json", "models/current/k__beta.latest.json",
             "audit/training_summary.json",  # the newest run's pointers and summaries
-            "results.json", "summary.md", "reliability/k__alpha.png", "reliability/k__beta.png")  # fmt: skip
+            "results.json", "summary.md",  # the run summary, rewritten by every run
+            "reliability/k__alpha.png", "reliability/k__beta.png")  # fmt: skip
 # One step of each kind: training, writing a model, promoting it, every phase of the append.
 REPRESENTATIVE = [
     ("fit logistic", "before"),
