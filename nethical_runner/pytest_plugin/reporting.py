@@ -26,6 +26,7 @@ from nethical_runner.pytest_plugin.items import (
     SpecFile,
 )
 from nethical_runner.report.outputs import Written, publish, summary_lines
+from nethical_runner.report.record_types import CohortRecord, ReportRecord
 from nethical_runner.report.records import (
     RECORD_ATTRIBUTE,
     check_properties,
@@ -85,7 +86,7 @@ class ReportPlugin:
         call: pytest.CallInfo[None],
         report: pytest.TestReport,
         properties: dict[str, Any],
-    ) -> dict[str, Any]:
+    ) -> ReportRecord:
         if report.skipped:
             outcome = "skipped"
         elif report.failed:
@@ -114,7 +115,7 @@ class ReportPlugin:
         )
         return {"check": check, "cohorts": self._cohorts(item)}
 
-    def _cohorts(self, item: CheckItem) -> list[dict[str, Any]]:
+    def _cohorts(self, item: CheckItem) -> list[CohortRecord]:
         """Records of the item's cohort (every cohort for a cross-cohort check) that this
         process has not sent yet: each travels once, with the first report that needs it."""
         result = item.spec_result

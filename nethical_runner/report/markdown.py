@@ -44,10 +44,10 @@ def summary_markdown(
                 for c in failed
             ],
         )
-    warned = [c for c in checks if c["warning"] and c["outcome"] == "passed"]
+    warned = [(c, c["warning"]) for c in checks if c["warning"] and c["outcome"] == "passed"]
     if warned:
         lines += ["### Warnings", ""]
-        lines += [f"- `{_label(c)}`: {_inline(c['warning'])}" for c in warned] + [""]
+        lines += [f"- `{_label(c)}`: {_inline(warning)}" for c, warning in warned] + [""]
     if report.errors:
         lines += ["### Spec errors", ""]
         lines += [f"- `{_where(e)}`: {_inline(e['message'])}" for e in report.errors] + [""]

@@ -18,6 +18,7 @@ from nethical_runner.checks.check import Check
 from nethical_runner.checks.collect import Judged
 from nethical_runner.checks.outcome import Decision, Outcome
 from nethical_runner.metrics.gate import thresholds
+from nethical_runner.report.record_types import CheckRecord, CohortRecord, ReportRecord
 from nethical_runner.report.reliability import ece_of, reliability_bins
 from nethical_runner.run.pipeline import CohortFailure, CohortResult, SpecResult
 from nethical_runner.sla.measure import declared_targets
@@ -50,8 +51,9 @@ def check_record(
     warning: str | None,
     properties: dict[str, Any],
     order: int,
-) -> dict[str, Any]:
+) -> CheckRecord:
     """A check's result: its id, outcome, metric, value, threshold, message and location."""
+    where = location(spec, check)
     return {
         "id": nodeid,
         "spec": spec.name,
@@ -68,7 +70,10 @@ def check_record(
         "data_source": properties.get("data_source"),
         "properties": {name: plain(value) for name, value in properties.items()},
         "order": order,
-        **location(spec, check),
+        "file": where["file"],
+        "line": where["line"],
+        "column": where["column"],
+        "key": where["key"],
     }
 
 
@@ -127,11 +132,11 @@ def _data_source(spec: Spec, check: Check, result: SpecResult | None) -> str | N
     return f"{declared} (not loaded)" if isinstance(found, CohortFailure) else None
 
 
-def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path) -> dict[str, Any]:
+def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path) -> CohortRecord:
     """What the summary shows of one cohort: model, data, metrics, latency, calibration."""
     cohort = spec.cohort(cohort_id)
     config = cohort.config
-    base: dict[str, Any] = {
+    record: CohortRecord = {
         "spec": spec.name,
         "file": spec.path.as_posix(),
         "spec_sha256": spec.sha256,
@@ -140,10 +145,13 @@ def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path)
         "model_type": config.model.type,
         "declared_source": config.data.source,
         "run_id": result.run_id,
+        "training": "failed",
+        "error": None,
     }
     trained = result.cohorts[cohort_id]
     if isinstance(trained, CohortFailure):
-        return {**base, "training": "failed", "error": trained.reason}
+        record["error"] = trained.reason
+        return record
     dataset = trained.dataset
     probabilities = trained.model.predict_proba(trained.split.X_val)[:, 1]
     bins = reliability_bins(
@@ -152,32 +160,29 @@ def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path)
         config.metrics.ece_bins,
         config.metrics.ece_confidence,
     )
-    return {
-        **base,
-        "training": "trained",
-        "error": None,
-        "data": {
-            "source": dataset.source,
-            "label": dataset.label,
-            "fallback_reason": dataset.fallback_reason,
-            "description": dataset.description,
-            "rows": int(dataset.y.size),
-            "train_rows": int(trained.split.y_train.size),
-            "validation_rows": int(trained.split.y_val.size),
-            "sha256": dataset.fingerprint,
-        },
-        "metrics": {name: plain(value) for name, value in trained.metrics.items()},
-        "promoted": trained.promoted,
-        "model_file": _relative(trained.model_path, out_dir),
-        "metrics_file": _relative(trained.metrics_path, out_dir),
-        "stage_ms": {name: float(ms) for name, ms in trained.stage_ms.items()},
-        "sla": _sla(trained, out_dir),
-        "reliability": {
-            "confidence": config.metrics.ece_confidence,
-            "ece": ece_of(bins),
-            "bins": bins,
-        },
+    record["training"] = "trained"
+    record["data"] = {
+        "source": dataset.source,
+        "label": dataset.label,
+        "fallback_reason": dataset.fallback_reason,
+        "description": dataset.description,
+        "rows": int(dataset.y.size),
+        "train_rows": int(trained.split.y_train.size),
+        "validation_rows": int(trained.split.y_val.size),
+        "sha256": dataset.fingerprint,
     }
+    record["metrics"] = {name: plain(value) for name, value in trained.metrics.items()}
+    record["promoted"] = trained.promoted
+    record["model_file"] = _relative(trained.model_path, out_dir)
+    record["metrics_file"] = _relative(trained.metrics_path, out_dir)
+    record["stage_ms"] = {name: float(ms) for name, ms in trained.stage_ms.items()}
+    record["sla"] = _sla(trained, out_dir)
+    record["reliability"] = {
+        "confidence": config.metrics.ece_confidence,
+        "ece": ece_of(bins),
+        "bins": bins,
+    }
+    return record
 
 
 def _sla(trained: CohortResult, out_dir: Path) -> dict[str, Any] | None:
@@ -218,10 +223,10 @@ def node_id(shown_path: str, spec: Spec, check: Check) -> str:
 
 def run_records(
     spec: Spec, result: SpecResult, judged: list[Judged], *, shown_path: str, out_dir: Path
-) -> list[dict[str, Any]]:
+) -> list[ReportRecord]:
     """The records a pytest session would have sent for ``spec``'s items, for a front end that
     judged the checks itself: one per check, then its cohorts."""
-    records: list[dict[str, Any]] = []
+    records: list[ReportRecord] = []
     for order, entry in enumerate(judged):
         check, outcome = entry.check, entry.outcome
         properties = check_properties(spec, check, outcome, result)

@@ -17,6 +17,12 @@ from tabulate import tabulate
 
 from nethical_runner import __version__
 from nethical_runner.checks.baseline import RESULTS_FORMAT
+from nethical_runner.report.record_types import (
+    CheckRecord,
+    CohortRecord,
+    ReportRecord,
+    SpecErrorRecord,
+)
 from nethical_runner.spec.yaml_source import Problem
 
 KIND_COLUMNS = ("gate", "sla", "drift")  # always shown; other kinds get a column when present
@@ -31,38 +37,38 @@ MAX_SOURCE_WIDTH = 48
 class RunReport:
     """Records received from check items (here or from xdist workers), merged."""
 
-    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
-    cohorts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    checks: dict[str, CheckRecord] = field(default_factory=dict)
+    cohorts: dict[tuple[str, str], CohortRecord] = field(default_factory=dict)
     runs: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[SpecErrorRecord] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not self.checks and not self.errors
 
-    def add(self, record: Mapping[str, Any]) -> None:
+    def add(self, record: ReportRecord) -> None:
         """Merge one report's record: a check and the cohorts it brought along."""
         check = record.get("check")
         if check is not None:
-            self.checks[check["id"]] = dict(check)
+            self.checks[check["id"]] = check
         for cohort in record.get("cohorts", ()):
             key = (cohort["spec"], cohort["cohort"])
             self.runs.setdefault(key, set()).add(cohort["run_id"])
             kept = self.cohorts.get(key)
             # two workers may both train a spec; keep one, chosen by run id, not arrival order
             if kept is None or cohort["run_id"] < kept["run_id"]:
-                self.cohorts[key] = dict(cohort)
+                self.cohorts[key] = cohort
 
-    def add_spec_errors(self, errors: Iterable[Mapping[str, Any]]) -> None:
+    def add_spec_errors(self, errors: Iterable[SpecErrorRecord]) -> None:
         """Located problems of a spec file that failed validation: ``file``, ``line``,
         ``column``, ``message`` each (see :func:`spec_error_records`)."""
-        self.errors.extend(dict(error) for error in errors)
+        self.errors.extend(errors)
 
     def add_collection_error(self, nodeid: str, text: str) -> None:
         """A file that could not be collected for a reason other than a located problem."""
         self.errors.append({"file": nodeid, "line": None, "column": None, "message": text})
 
-    def sorted_checks(self) -> list[dict[str, Any]]:
+    def sorted_checks(self) -> list[CheckRecord]:
         return sorted(self.checks.values(), key=lambda c: (c["file"], c["order"], c["id"]))
 
     def totals(self) -> dict[str, int]:
@@ -94,7 +100,7 @@ class RunReport:
     def rows(self) -> list[Row]:
         """One row per spec and cohort, failures first, then warnings, then passes."""
         checks = self.sorted_checks()
-        by_spec: dict[str, list[dict[str, Any]]] = {}
+        by_spec: dict[str, list[CheckRecord]] = {}
         for check in checks:
             by_spec.setdefault(check["spec"], []).append(check)
         keys = dict.fromkeys([*self.cohorts, *((c["spec"], c["cohort"]) for c in checks)])
@@ -117,8 +123,8 @@ class RunReport:
 class Row:
     spec: str
     cohort: str
-    record: dict[str, Any] | None
-    checks: list[dict[str, Any]]
+    record: CohortRecord | None
+    checks: list[CheckRecord]
 
     @property
     def trained(self) -> bool:
@@ -293,7 +299,7 @@ def _cohort_entry(
     return entry
 
 
-def spec_error_records(problems: Iterable[Problem]) -> list[dict[str, Any]]:
+def spec_error_records(problems: Iterable[Problem]) -> list[SpecErrorRecord]:
     """A spec file's problems as plain records, which travel from pytest-xdist workers."""
     return [
         {
