@@ -22,6 +22,7 @@ from nethical_runner.models.base import (
     check_labels,
     sigmoid,
 )
+from nethical_runner.models.optim import Adam
 
 
 class LogisticParams(ModelParams):
@@ -104,12 +105,9 @@ def fit_logistic_pieces(
     in order and shuffles the rows within each piece. With a single piece this is ordinary
     mini-batch training over a full shuffle."""
     theta = np.zeros(n_features + 1)  # weights then bias
-    first_moment = np.zeros_like(theta)
-    second_moment = np.zeros_like(theta)
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    optimiser = Adam(theta.size, learning_rate)
     penalty = np.append(np.full(n_features, l2), 0.0)
     rng = np.random.default_rng(seed)
-    step = 0
     for _ in range(epochs):
         for X, labels in pieces():
             order = rng.permutation(labels.size)
@@ -118,12 +116,7 @@ def fit_logistic_pieces(
                 Xb = X[batch]
                 error = sigmoid(Xb @ theta[:-1] + theta[-1]) - labels[batch]
                 grad = np.append(Xb.T @ error, error.sum()) / batch.size + penalty * theta
-                step += 1
-                first_moment = beta1 * first_moment + (1 - beta1) * grad
-                second_moment = beta2 * second_moment + (1 - beta2) * grad * grad
-                corrected_first = first_moment / (1 - beta1**step)
-                corrected_second = second_moment / (1 - beta2**step)
-                theta -= learning_rate * corrected_first / (np.sqrt(corrected_second) + eps)
+                optimiser.step(theta, grad)
     return theta[:-1].copy(), float(theta[-1])
 
 

@@ -35,6 +35,7 @@ from nethical_runner.models.base import (
     sigmoid,
     standardizer,
 )
+from nethical_runner.models.optim import Adam
 
 _N_TOKEN_IDS = 257
 _MAX_TOKEN_ID = _N_TOKEN_IDS - 1
@@ -45,9 +46,6 @@ _LN_EPS = 1e-5
 _MASK_FILL = -1e9
 _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
-_ADAM_BETA1 = 0.9
-_ADAM_BETA2 = 0.999
-_ADAM_EPS = 1e-8
 _MAX_PREDICT_ROWS = 4096
 # Float64 elements of cached activations allowed per prediction chunk (about 64 MB): long token
 # sequences get smaller chunks because attention grows with the square of the sequence length.
@@ -120,34 +118,26 @@ class SimpleTransformerModel(Model):
         self._input_mean, self._input_scale = standardizer(X[:, : self._n_numeric])
         z, ids, mask = self._encode(X)
 
-        decay = self.params.weight_decay * np.concatenate(
-            [
-                np.full(math.prod(shape), float(name.endswith("_w")))
-                for name, shape in self._shapes.items()
-            ]
+        # Decoupled (AdamW) decay shrinks the weight matrices only; biases, gains and
+        # embeddings are not decayed.
+        optimiser = Adam(
+            self._theta.size,
+            self.params.learning_rate,
+            weight_decay=self.params.weight_decay,
+            decay_mask=np.concatenate(
+                [
+                    np.full(math.prod(shape), float(name.endswith("_w")))
+                    for name, shape in self._shapes.items()
+                ]
+            ),
         )
-        first_moment = np.zeros_like(self._theta)
-        second_moment = np.zeros_like(self._theta)
-        step = 0
         for _ in range(epochs):
             order = rng.permutation(X.shape[0])
             for start in range(0, X.shape[0], batch_size):
                 rows = order[start : start + batch_size]
                 logits, cache = self._forward(z[rows], ids[rows], mask[rows])
                 dlogits = (sigmoid(logits) - labels[rows]) / rows.size
-                grad = self._flatten(self._backward(cache, dlogits))
-                step += 1
-                first_moment *= _ADAM_BETA1
-                first_moment += (1.0 - _ADAM_BETA1) * grad
-                second_moment *= _ADAM_BETA2
-                second_moment += (1.0 - _ADAM_BETA2) * grad * grad
-                corrected_first = first_moment / (1.0 - _ADAM_BETA1**step)
-                corrected_second = second_moment / (1.0 - _ADAM_BETA2**step)
-                # Decoupled (AdamW) decay shrinks the weight matrices directly instead of through
-                # Adam's per-coordinate scaling; biases, gains and embeddings are not decayed.
-                self._theta -= self.params.learning_rate * (
-                    corrected_first / (np.sqrt(corrected_second) + _ADAM_EPS) + decay * self._theta
-                )
+                optimiser.step(self._theta, self._flatten(self._backward(cache, dlogits)))
 
         self._platt = fit_platt(self._logits(z, ids, mask), labels)
         return self
