@@ -85,7 +85,7 @@ class AnomalyModel(Model):
                     batch_ids, batch_weight = ids[rows], row_weight[rows]
                     scores = theta[batch_ids].sum(axis=1) * batch_weight + theta[-1]
                     error = (sigmoid(scores) - chunk_labels[rows]) / rows.size
-                    grad = np.bincount(
+                    grad: np.ndarray = np.bincount(
                         batch_ids.ravel(),
                         weights=np.repeat(error * batch_weight, batch_ids.shape[1]),
                         minlength=size + 2,

@@ -22,6 +22,7 @@ from nethical_runner.models.base import (
     check_labels,
     sigmoid,
 )
+from nethical_runner.models.capabilities import Chunks, TrainsFromChunks
 from nethical_runner.models.optim import Adam
 
 
@@ -30,7 +31,7 @@ class LogisticParams(ModelParams):
     l2: float = Field(1e-4, ge=0.0, le=10.0, description="L2 penalty on the weights.")
 
 
-class LogisticModel(Model):
+class LogisticModel(Model, TrainsFromChunks):
     type_name = "logistic"
     Params = LogisticParams
     params: LogisticParams
@@ -43,12 +44,7 @@ class LogisticModel(Model):
         )
 
     def fit_chunks(
-        self,
-        chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
-        *,
-        epochs: int,
-        batch_size: int,
-        seed: int,
+        self, chunks: Chunks, *, epochs: int, batch_size: int, seed: int
     ) -> LogisticModel:
         """Train on data too large for memory: ``chunks()`` yields (features, labels) pieces
         and is called once for the scaling statistics and once per epoch."""
@@ -120,9 +116,7 @@ def fit_logistic_pieces(
     return theta[:-1].copy(), float(theta[-1])
 
 
-def streaming_standardizer(
-    chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
-) -> tuple[np.ndarray, np.ndarray]:
+def streaming_standardizer(chunks: Chunks) -> tuple[np.ndarray, np.ndarray]:
     """Mean and scale over all chunks in one pass (Chan et al.'s pairwise update of means and
     squared deviations), numerically as good as computing them on the whole table."""
     count, mean, squares = 0, np.zeros(0), np.zeros(0)

@@ -35,6 +35,7 @@ from nethical_runner.models.base import (
     sigmoid,
     standardizer,
 )
+from nethical_runner.models.capabilities import ReadsText
 from nethical_runner.models.optim import Adam
 
 _N_TOKEN_IDS = 257
@@ -79,7 +80,7 @@ class SimpleTransformerParams(ModelParams):
         return self
 
 
-class SimpleTransformerModel(Model):
+class SimpleTransformerModel(Model, ReadsText):
     """Binary classifier: pre-LN transformer blocks over one token per column, mean pooled."""
 
     type_name = "simple_transformer"
@@ -97,6 +98,10 @@ class SimpleTransformerModel(Model):
         self._input_mean = np.zeros(0)
         self._input_scale = np.ones(0)
         self._platt = np.array([1.0, 0.0])
+
+    def with_token_columns(self, token_columns: int) -> SimpleTransformerModel:
+        params = self.params.model_copy(update={"token_columns": token_columns})
+        return SimpleTransformerModel(params)
 
     def initialise(self, n_features: int, seed: int) -> None:
         """Random parameters for ``n_features`` columns, as ``fit`` starts; no standardisation."""
@@ -333,7 +338,7 @@ class SimpleTransformerModel(Model):
         n_numeric = self._n_numeric
         batch, tokens = mask.shape
         d = self.params.d_model
-        h = np.empty((batch, tokens, d))
+        h: np.ndarray = np.empty((batch, tokens, d))
         if n_numeric:
             h[:, :n_numeric] = z[:, :, None] * p["value_w"] + p["position"][:n_numeric]
         if self.params.token_columns:
