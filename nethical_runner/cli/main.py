@@ -21,7 +21,7 @@ from nethical_runner.checks.collect import Judged, collect_checks, judge_all
 from nethical_runner.cli.audit import add_audit_parser, run_audit_command
 from nethical_runner.cli.diff import add_diff_parser, run_diff
 from nethical_runner.drift.report import summary_lines as drift_summary_lines
-from nethical_runner.models import SEED_TYPES
+from nethical_runner.models import SCRIPT_TYPES
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.report.outputs import publish, summary_lines
 from nethical_runner.report.records import OUTCOME_WORDS, run_records
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--model-type",
         required=True,
-        choices=[*SEED_TYPES, "all"],
+        choices=[*SCRIPT_TYPES, "all"],
         help="model type to train, or all of them",
     )
     train.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
@@ -252,7 +252,7 @@ def _validate(paths: list[Path], prefixes: tuple[str, ...]) -> int:
 
 
 def _model_types(args: argparse.Namespace) -> list[str]:
-    return list(SEED_TYPES) if args.model_type == "all" else [args.model_type]
+    return list(SCRIPT_TYPES) if args.model_type == "all" else [args.model_type]
 
 
 def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:

@@ -8,6 +8,7 @@ from typing import Any
 
 from nethical_runner.models.anomaly import AnomalyModel
 from nethical_runner.models.base import Model, ModelFileError, ModelParams, read_npz
+from nethical_runner.models.capabilities import CAPABILITIES, ReadsText, TrainsFromChunks
 from nethical_runner.models.correlation import CorrelationModel
 from nethical_runner.models.heuristic import HeuristicModel
 from nethical_runner.models.logistic import LogisticModel
@@ -22,13 +23,35 @@ REGISTRY: dict[str, type[Model]] = {
     "correlation": CorrelationModel,
     "sklearn": SklearnModel,
 }
-SEED_TYPES = ("heuristic", "logistic", "simple_transformer", "anomaly", "correlation")
+SCRIPT_TYPES = ("heuristic", "logistic", "simple_transformer", "anomaly", "correlation")
+"""The types the ``train_any_model.py`` script this package replaces could train; the command
+line trains these for ``--model-type all``."""
 
 
 def create_model(type_name: str, params: dict[str, Any] | None = None) -> Model:
     """A fresh model of ``type_name``; raises pydantic's ValidationError for bad params."""
-    model_class = REGISTRY[type_name]
-    return model_class(model_class.Params.model_validate(params or {}))
+    return REGISTRY[type_name].from_params(params or {})
+
+
+def build_model(
+    type_name: str,
+    params: dict[str, Any],
+    estimator: str | None,
+    estimator_prefixes: tuple[str, ...],
+) -> Model:
+    """A fresh model from a spec's ``model`` section (its ``type``, ``params`` and
+    ``estimator``), validated up front.
+
+    Only ``sklearn`` takes an ``estimator``, and only it is given the project's
+    ``estimator_prefixes``; every other type is built from its params alone. Raises pydantic's
+    ValidationError for bad params, an :class:`EstimatorError` for a bad estimator or one of
+    its parameters, and ValueError for an ``estimator`` given to another type.
+    """
+    if REGISTRY[type_name] is SklearnModel:
+        return SklearnModel.from_estimator(estimator, params, estimator_prefixes)
+    if estimator is not None:
+        raise ValueError("estimator is only for type sklearn")
+    return REGISTRY[type_name].from_params(params)
 
 
 def load_model(
@@ -48,7 +71,7 @@ def load_model(
         params = dict(meta["params"])
         if "allowed_prefixes" in model_class.Params.model_fields:
             params["allowed_prefixes"] = list(allowed_prefixes)
-        model = model_class(model_class.Params.model_validate(params))
+        model = model_class.from_params(params)
         model.set_state(arrays)
         return model, meta["metadata"]
     except ModelFileError as error:
@@ -59,11 +82,15 @@ def load_model(
 
 
 __all__ = [
+    "CAPABILITIES",
     "REGISTRY",
-    "SEED_TYPES",
+    "SCRIPT_TYPES",
     "Model",
     "ModelFileError",
     "ModelParams",
+    "ReadsText",
+    "TrainsFromChunks",
+    "build_model",
     "create_model",
     "load_model",
 ]

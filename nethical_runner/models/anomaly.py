@@ -33,6 +33,7 @@ from nethical_runner.models.base import (
     fit_platt,
     sigmoid,
 )
+from nethical_runner.models.optim import Adam
 
 _FOLD_PRIME = 1_000_003
 _CHUNK_ROWS = 16_384
@@ -69,10 +70,9 @@ class AnomalyModel(Model):
         tokens = _check_tokens(X)
         size = 1 << self.params.hash_bits
         theta = np.zeros(size + 2)  # hashed weights, an always-zero slot for padding, bias
-        first_moment, second_moment = np.zeros_like(theta), np.zeros_like(theta)
-        lr, l2 = self.params.learning_rate, self.params.l2
+        optimiser = Adam(theta.size, self.params.learning_rate)
+        l2 = self.params.l2
         rng = np.random.default_rng(seed)
-        step = 0
         starts = np.arange(0, tokens.shape[0], _CHUNK_ROWS)
         for _ in range(epochs):
             for chunk_start in rng.permutation(starts):
@@ -85,7 +85,7 @@ class AnomalyModel(Model):
                     batch_ids, batch_weight = ids[rows], row_weight[rows]
                     scores = theta[batch_ids].sum(axis=1) * batch_weight + theta[-1]
                     error = (sigmoid(scores) - chunk_labels[rows]) / rows.size
-                    grad = np.bincount(
+                    grad: np.ndarray = np.bincount(
                         batch_ids.ravel(),
                         weights=np.repeat(error * batch_weight, batch_ids.shape[1]),
                         minlength=size + 2,
@@ -93,8 +93,7 @@ class AnomalyModel(Model):
                     grad[:size] += l2 * theta[:size]
                     grad[size] = 0.0
                     grad[-1] = error.sum()
-                    step += 1
-                    _adam_step(theta, grad, first_moment, second_moment, step, lr)
+                    optimiser.step(theta, grad)
         self.theta_ = theta
         return self
 
@@ -174,30 +173,6 @@ class AnomalyModel(Model):
             self.platt_ = state["platt"]
         else:
             self.theta_ = state["theta"]
-
-
-def _adam_step(
-    theta: np.ndarray,
-    grad: np.ndarray,
-    first: np.ndarray,
-    second: np.ndarray,
-    step: int,
-    learning_rate: float,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-8,
-) -> None:
-    """One Adam update, in place: the weight vector is large and the batches are small, so
-    temporaries would cost more than the arithmetic."""
-    first *= beta1
-    first += (1 - beta1) * grad
-    second *= beta2
-    grad *= grad
-    second += (1 - beta2) * grad
-    rate = learning_rate * np.sqrt(1 - beta2**step) / (1 - beta1**step)
-    denominator = np.sqrt(second)
-    denominator += eps * np.sqrt(1 - beta2**step)
-    theta -= rate * first / denominator
 
 
 def _check_tokens(X: np.ndarray) -> np.ndarray:

@@ -48,13 +48,9 @@ class Model(ABC):
         self.params = params if params is not None else self.Params()
 
     @classmethod
-    def from_spec(
-        cls, params: dict[str, Any], estimator: str | None, allowed_prefixes: tuple[str, ...]
-    ) -> Model:
-        """A model from a spec's ``model`` section; raises pydantic's ValidationError for bad
-        params. Only the ``sklearn`` type takes an ``estimator``."""
-        if estimator is not None:
-            raise ValueError("estimator is only for type sklearn")
+    def from_params(cls, params: dict[str, Any]) -> Model:
+        """A fresh model from its hyperparameters; raises pydantic's ValidationError for bad
+        ones, so a spec error is reported before any data is read."""
         return cls(cls.Params.model_validate(params))
 
     @classmethod
@@ -87,7 +83,7 @@ class Model(ABC):
             "params": self.params.model_dump(mode="json"),
             "metadata": metadata or {},
         }
-        arrays = dict(self.get_state())
+        arrays: dict[str, Any] = dict(self.get_state())
         if _META_KEY in arrays:
             raise ValueError(f"state key {_META_KEY!r} is reserved")
         arrays[_META_KEY] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)

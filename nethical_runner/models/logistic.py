@@ -22,6 +22,8 @@ from nethical_runner.models.base import (
     check_labels,
     sigmoid,
 )
+from nethical_runner.models.capabilities import Chunks, TrainsFromChunks
+from nethical_runner.models.optim import Adam
 
 
 class LogisticParams(ModelParams):
@@ -29,7 +31,7 @@ class LogisticParams(ModelParams):
     l2: float = Field(1e-4, ge=0.0, le=10.0, description="L2 penalty on the weights.")
 
 
-class LogisticModel(Model):
+class LogisticModel(Model, TrainsFromChunks):
     type_name = "logistic"
     Params = LogisticParams
     params: LogisticParams
@@ -42,12 +44,7 @@ class LogisticModel(Model):
         )
 
     def fit_chunks(
-        self,
-        chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
-        *,
-        epochs: int,
-        batch_size: int,
-        seed: int,
+        self, chunks: Chunks, *, epochs: int, batch_size: int, seed: int
     ) -> LogisticModel:
         """Train on data too large for memory: ``chunks()`` yields (features, labels) pieces
         and is called once for the scaling statistics and once per epoch."""
@@ -104,12 +101,9 @@ def fit_logistic_pieces(
     in order and shuffles the rows within each piece. With a single piece this is ordinary
     mini-batch training over a full shuffle."""
     theta = np.zeros(n_features + 1)  # weights then bias
-    first_moment = np.zeros_like(theta)
-    second_moment = np.zeros_like(theta)
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    optimiser = Adam(theta.size, learning_rate)
     penalty = np.append(np.full(n_features, l2), 0.0)
     rng = np.random.default_rng(seed)
-    step = 0
     for _ in range(epochs):
         for X, labels in pieces():
             order = rng.permutation(labels.size)
@@ -118,18 +112,11 @@ def fit_logistic_pieces(
                 Xb = X[batch]
                 error = sigmoid(Xb @ theta[:-1] + theta[-1]) - labels[batch]
                 grad = np.append(Xb.T @ error, error.sum()) / batch.size + penalty * theta
-                step += 1
-                first_moment = beta1 * first_moment + (1 - beta1) * grad
-                second_moment = beta2 * second_moment + (1 - beta2) * grad * grad
-                corrected_first = first_moment / (1 - beta1**step)
-                corrected_second = second_moment / (1 - beta2**step)
-                theta -= learning_rate * corrected_first / (np.sqrt(corrected_second) + eps)
+                optimiser.step(theta, grad)
     return theta[:-1].copy(), float(theta[-1])
 
 
-def streaming_standardizer(
-    chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
-) -> tuple[np.ndarray, np.ndarray]:
+def streaming_standardizer(chunks: Chunks) -> tuple[np.ndarray, np.ndarray]:
     """Mean and scale over all chunks in one pass (Chan et al.'s pairwise update of means and
     squared deviations), numerically as good as computing them on the whole table."""
     count, mean, squares = 0, np.zeros(0), np.zeros(0)

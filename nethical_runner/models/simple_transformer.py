@@ -35,6 +35,8 @@ from nethical_runner.models.base import (
     sigmoid,
     standardizer,
 )
+from nethical_runner.models.capabilities import ReadsText
+from nethical_runner.models.optim import Adam
 
 _N_TOKEN_IDS = 257
 _MAX_TOKEN_ID = _N_TOKEN_IDS - 1
@@ -45,9 +47,6 @@ _LN_EPS = 1e-5
 _MASK_FILL = -1e9
 _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
-_ADAM_BETA1 = 0.9
-_ADAM_BETA2 = 0.999
-_ADAM_EPS = 1e-8
 _MAX_PREDICT_ROWS = 4096
 # Float64 elements of cached activations allowed per prediction chunk (about 64 MB): long token
 # sequences get smaller chunks because attention grows with the square of the sequence length.
@@ -81,7 +80,7 @@ class SimpleTransformerParams(ModelParams):
         return self
 
 
-class SimpleTransformerModel(Model):
+class SimpleTransformerModel(Model, ReadsText):
     """Binary classifier: pre-LN transformer blocks over one token per column, mean pooled."""
 
     type_name = "simple_transformer"
@@ -99,6 +98,10 @@ class SimpleTransformerModel(Model):
         self._input_mean = np.zeros(0)
         self._input_scale = np.ones(0)
         self._platt = np.array([1.0, 0.0])
+
+    def with_token_columns(self, token_columns: int) -> SimpleTransformerModel:
+        params = self.params.model_copy(update={"token_columns": token_columns})
+        return SimpleTransformerModel(params)
 
     def initialise(self, n_features: int, seed: int) -> None:
         """Random parameters for ``n_features`` columns, as ``fit`` starts; no standardisation."""
@@ -120,34 +123,26 @@ class SimpleTransformerModel(Model):
         self._input_mean, self._input_scale = standardizer(X[:, : self._n_numeric])
         z, ids, mask = self._encode(X)
 
-        decay = self.params.weight_decay * np.concatenate(
-            [
-                np.full(math.prod(shape), float(name.endswith("_w")))
-                for name, shape in self._shapes.items()
-            ]
+        # Decoupled (AdamW) decay shrinks the weight matrices only; biases, gains and
+        # embeddings are not decayed.
+        optimiser = Adam(
+            self._theta.size,
+            self.params.learning_rate,
+            weight_decay=self.params.weight_decay,
+            decay_mask=np.concatenate(
+                [
+                    np.full(math.prod(shape), float(name.endswith("_w")))
+                    for name, shape in self._shapes.items()
+                ]
+            ),
         )
-        first_moment = np.zeros_like(self._theta)
-        second_moment = np.zeros_like(self._theta)
-        step = 0
         for _ in range(epochs):
             order = rng.permutation(X.shape[0])
             for start in range(0, X.shape[0], batch_size):
                 rows = order[start : start + batch_size]
                 logits, cache = self._forward(z[rows], ids[rows], mask[rows])
                 dlogits = (sigmoid(logits) - labels[rows]) / rows.size
-                grad = self._flatten(self._backward(cache, dlogits))
-                step += 1
-                first_moment *= _ADAM_BETA1
-                first_moment += (1.0 - _ADAM_BETA1) * grad
-                second_moment *= _ADAM_BETA2
-                second_moment += (1.0 - _ADAM_BETA2) * grad * grad
-                corrected_first = first_moment / (1.0 - _ADAM_BETA1**step)
-                corrected_second = second_moment / (1.0 - _ADAM_BETA2**step)
-                # Decoupled (AdamW) decay shrinks the weight matrices directly instead of through
-                # Adam's per-coordinate scaling; biases, gains and embeddings are not decayed.
-                self._theta -= self.params.learning_rate * (
-                    corrected_first / (np.sqrt(corrected_second) + _ADAM_EPS) + decay * self._theta
-                )
+                optimiser.step(self._theta, self._flatten(self._backward(cache, dlogits)))
 
         self._platt = fit_platt(self._logits(z, ids, mask), labels)
         return self
@@ -343,7 +338,7 @@ class SimpleTransformerModel(Model):
         n_numeric = self._n_numeric
         batch, tokens = mask.shape
         d = self.params.d_model
-        h = np.empty((batch, tokens, d))
+        h: np.ndarray = np.empty((batch, tokens, d))
         if n_numeric:
             h[:, :n_numeric] = z[:, :, None] * p["value_w"] + p["position"][:n_numeric]
         if self.params.token_columns:

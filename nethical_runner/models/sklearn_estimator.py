@@ -120,9 +120,12 @@ class SklearnModel(EstimatorBacked):
     params: SklearnParams
 
     @classmethod
-    def from_spec(
-        cls, params: dict[str, Any], estimator: str | None, allowed_prefixes: tuple[str, ...]
+    def from_estimator(
+        cls, estimator: str | None, params: dict[str, Any], allowed_prefixes: tuple[str, ...]
     ) -> SklearnModel:
+        """A model from a spec's ``estimator`` import path and its constructor ``params``, with
+        the import path and scikit-learn's own parameter checks run up front; raises
+        :class:`EstimatorError`. ``allowed_prefixes`` come from the project, never the spec."""
         if estimator is None:
             raise EstimatorError("type sklearn needs an estimator import path", param="")
         build_estimator(estimator, params, allowed_prefixes)

@@ -37,7 +37,7 @@ from nethical_runner.data import (
 from nethical_runner.drift import DriftFailure, DriftResult, track_drift
 from nethical_runner.metrics.classification import classification_metrics
 from nethical_runner.metrics.gate import Verdict, decide
-from nethical_runner.models import REGISTRY, Model, load_model
+from nethical_runner.models import Model, ReadsText, TrainsFromChunks, build_model, load_model
 from nethical_runner.run.cache import CachedTraining, ResultCache, cache_key
 from nethical_runner.sla.measure import SlaResult, measure
 from nethical_runner.sla.report import write_reports
@@ -150,8 +150,8 @@ def train_cohort(
     audit = audit or AuditRecorder.disabled()
     config = cohort.config
     audit.record("training_start", cohort.id, **audit_events.training_start(spec, config))
-    model = REGISTRY[config.model.type].from_spec(
-        config.model.params, config.model.estimator, spec.estimator_prefixes
+    model = build_model(
+        config.model.type, config.model.params, config.model.estimator, spec.estimator_prefixes
     )
     stage_ms: dict[str, float] = {}
     with ExitStack() as stack:
@@ -234,7 +234,7 @@ def _load_data(
     """The cohort's rows; a CSV with ``chunk_rows`` is streamed (its spill file lives as long
     as ``stack``) and only its validation rows are held in memory."""
     if config.data.csv is not None and config.data.csv.chunk_rows:
-        if not hasattr(model, "fit_chunks"):
+        if not isinstance(model, TrainsFromChunks):
             raise DataError(
                 f"data.csv.chunk_rows: {model.type_name} cannot train from chunks; "
                 "logistic can, or drop chunk_rows to load the whole table"
@@ -261,7 +261,8 @@ def _train_and_validate(
     training = config.training
     with _timed(stage_ms, "training"):
         if chunks is not None:
-            model.fit_chunks(  # type: ignore[attr-defined]
+            assert isinstance(model, TrainsFromChunks)  # _load_data streams for no other model
+            model.fit_chunks(
                 chunks, epochs=training.epochs, batch_size=training.batch_size, seed=training.seed
             )
         else:
@@ -290,14 +291,13 @@ def _trained_stages(stage_ms: dict[str, float]) -> dict[str, float]:
 
 def _reading_text(model: Model, dataset: Dataset) -> Model:
     """The same model told how many trailing columns are byte tokens of text features."""
-    if "token_columns" not in type(model).Params.model_fields:
+    if not isinstance(model, ReadsText):
         text = sorted({name.rsplit("[", 1)[0] for name in dataset.feature_names if "[" in name})
         raise DataError(
             f"{', '.join(text)}: text columns can only feed simple_transformer, "
             f"not {model.type_name}"
         )
-    params = model.params.model_copy(update={"token_columns": dataset.token_columns})
-    return type(model)(params)
+    return model.with_token_columns(dataset.token_columns)
 
 
 @contextmanager

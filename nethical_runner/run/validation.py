@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from nethical_runner.data import synthetic
-from nethical_runner.models import REGISTRY
+from nethical_runner.models import build_model
 from nethical_runner.spec.config import DriftConfig, MetricBounds, RunConfig, SliceConfig
 from nethical_runner.spec.yaml_source import KeyPath
 
@@ -81,8 +81,8 @@ def known_feature_names(
     if table is not None:
         return tuple(table.features) if table.features else None
     try:
-        model = REGISTRY[config.model.type].from_spec(
-            config.model.params, config.model.estimator, estimator_prefixes
+        model = build_model(
+            config.model.type, config.model.params, config.model.estimator, estimator_prefixes
         )
     except Exception:  # reported by the model's own validation
         return None

@@ -16,7 +16,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from nethical_runner.models import REGISTRY
+from nethical_runner.models import REGISTRY, build_model
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES, EstimatorError
 from nethical_runner.run.validation import drift_problems
 from nethical_runner.spec.config import DriftConfig, RunConfig, SliceConfig, SpecDocument
@@ -226,7 +226,7 @@ def _check_model(
         return
     model_class = REGISTRY[model["type"]]
     try:
-        model_class.from_spec(dict(params), estimator, context.estimator_prefixes)
+        build_model(model["type"], dict(params), estimator, context.estimator_prefixes)
     except ValidationError as error:
         for detail in error.errors(include_url=False):
             loc = ("model", "params", *detail["loc"])
@@ -234,12 +234,12 @@ def _check_model(
             problems.append(context.problem(_located(context, origin, loc), message, detail))
     except EstimatorError as error:
         if error.param is None:
-            loc: KeyPath = ("model", "estimator")
+            key: KeyPath = ("model", "estimator")
         elif error.param:
-            loc = ("model", "params", error.param)
+            key = ("model", "params", error.param)
         else:
-            loc = ("model", "type")
-        where = _located(context, origin, loc)
+            key = ("model", "type")
+        where = _located(context, origin, key)
         problems.append(context.problem(where, str(error), at_key=error.unknown))
     except ValueError as error:
         where = _located(context, origin, ("model", "estimator"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nethical_runner.cli.main import main
-from nethical_runner.models import SEED_TYPES
+from nethical_runner.models import SCRIPT_TYPES
 
 
 def metrics_files(out: Path, folder: str = "*") -> list[Path]:
@@ -55,7 +55,7 @@ def test_model_type_all_trains_every_registered_type(tmp_path: Path) -> None:
         main(["train", "--model-type", "all", "--num-samples", "600", "--out", str(tmp_path)]) == 0
     )
     trained = {json.loads(p.read_text())["model_type"] for p in metrics_files(tmp_path)}
-    assert trained == set(SEED_TYPES)
+    assert trained == set(SCRIPT_TYPES)
 
 
 def test_run_exits_1_on_a_missed_gate_and_train_only_with_strict(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from nethical_runner.data import synthetic
 from nethical_runner.metrics.classification import classification_metrics
-from nethical_runner.models import REGISTRY, SEED_TYPES, Model, create_model, load_model
+from nethical_runner.models import REGISTRY, SCRIPT_TYPES, Model, create_model, load_model
 from nethical_runner.run.pipeline import CohortResult, RunSettings, run_spec
 from nethical_runner.spec import SpecError, load_spec
 
@@ -52,7 +52,7 @@ def test_tabular_types_pass_the_default_gate_on_real_data(breast_cancer, model_t
 
 @pytest.mark.parametrize(
     ("model_type", "params"),
-    [*((t, {}) for t in SEED_TYPES), ("anomaly", {"method": "isolation_forest"})],
+    [*((t, {}) for t in SCRIPT_TYPES), ("anomaly", {"method": "isolation_forest"})],
 )
 def test_each_type_passes_its_gate_on_its_own_synthetic_data_without_being_perfect(
     tmp_path: Path, model_type: str, params: dict
@@ -68,7 +68,7 @@ def test_each_type_passes_its_gate_on_its_own_synthetic_data_without_being_perfe
     assert cohort.metrics["ece"] <= 0.08
 
 
-@pytest.mark.parametrize("model_type", [*SEED_TYPES, "sklearn"])
+@pytest.mark.parametrize("model_type", [*SCRIPT_TYPES, "sklearn"])
 def test_same_seed_same_predictions_and_save_load_round_trip(
     tmp_path: Path, model_type: str
 ) -> None:
