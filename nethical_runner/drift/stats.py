@@ -9,8 +9,8 @@ Resampling is vectorised: resamples are drawn by :mod:`nethical_runner.metrics.b
 a resample is a row of counts (how often each validation row was drawn), so a chunk of
 resamples is one count matrix ``W`` and every confusion count and ECE bin sum (binned by
 :mod:`nethical_runner.metrics.calibration`, as the gate bins) is one matrix product with ``W``.
-ROC AUC is the Mann-Whitney statistic with the counts as
-weights, evaluated on the scores sorted once. Nothing loops over rows or resamples in Python.
+ROC AUC is the Mann-Whitney statistic with the counts as weights, evaluated on the scores
+sorted once. Nothing loops over rows or resamples in Python.
 """
 
 from __future__ import annotations
