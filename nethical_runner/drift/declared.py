@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from nethical_runner.spec import Spec
     from nethical_runner.spec.config import DriftConfig, MetricBounds
 
-DEFAULT_MAX_SPREAD = {"accuracy": 0.05, "ece": 0.03}  # DESIGN.md's example, for `drift: {}`
+DEFAULT_MAX_SPREAD = {"accuracy": 0.05, "ece": 0.03}  # the bounds `drift: {}` gets
 
 Kind = Literal["spread", "vs_previous", "slices"]
 

@@ -5,10 +5,12 @@ groups plain noise produces one. Each group's validation predictions are resampl
 replacement, every metric is recomputed on every resample, and the spread of each resample
 gives an interval; drift is called only when the whole interval lies beyond the bound.
 
-Resampling is vectorised: a resample is a row of counts (how often each validation row was
-drawn), so a chunk of resamples is one count matrix ``W`` and every confusion count and ECE bin
-sum is one matrix product with ``W``. ROC AUC is the Mann-Whitney statistic with the counts as
-weights, evaluated on the scores sorted once. Nothing loops over rows or resamples in Python.
+Resampling is vectorised: resamples are drawn by :mod:`nethical_runner.metrics.bootstrap` and
+a resample is a row of counts (how often each validation row was drawn), so a chunk of
+resamples is one count matrix ``W`` and every confusion count and ECE bin sum (binned by
+:mod:`nethical_runner.metrics.calibration`, as the gate bins) is one matrix product with ``W``.
+ROC AUC is the Mann-Whitney statistic with the counts as weights, evaluated on the scores
+sorted once. Nothing loops over rows or resamples in Python.
 """
 
 from __future__ import annotations
@@ -20,13 +22,20 @@ from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
-from nethical_runner.metrics.classification import Confidence, classification_metrics
+from nethical_runner.metrics.bootstrap import PERCENTILE_METHOD as PERCENTILE_METHOD
+from nethical_runner.metrics.bootstrap import (
+    bootstrap,
+    draw_counts,
+    percentile_interval,
+)
+from nethical_runner.metrics.calibration import Confidence, bin_confidences
+from nethical_runner.metrics.classification import classification_metrics
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc", "ece")
 LOWER_IS_BETTER = frozenset({"ece"})
 RESAMPLES = 2000
-PERCENTILE_METHOD = "linear"
 _CHUNK_CELLS = 1 << 20  # count-matrix cells held at once (each chunk allocates a few of them)
 
 UNDEFINED = "undefined (validation rows of a single class)"
@@ -39,8 +48,8 @@ class Predictions:
     """One group's validation labels and positive-class probabilities, with the cohort's
     metric conventions (decision threshold, ECE bins and confidence)."""
 
-    y: np.ndarray
-    p: np.ndarray
+    y: NDArray[np.int64]
+    p: NDArray[np.float64]
     threshold: float = 0.5
     ece_bins: int = 15
     ece_confidence: Confidence = "positive"
@@ -59,12 +68,12 @@ def point_metrics(data: Predictions) -> dict[str, float | None]:
         ece_bins=data.ece_bins,
         ece_confidence=data.ece_confidence,
     )
-    return {m: None if computed[m] is None else float(computed[m]) for m in METRICS}
+    return {m: None if (value := computed[m]) is None else float(value) for m in METRICS}
 
 
 def resampled_metrics(
     data: Predictions, resamples: int, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
+) -> dict[str, NDArray[np.float64]]:
     """Every metric of :data:`METRICS` on ``resamples`` bootstrap resamples of ``data``.
 
     Definitions match
@@ -78,44 +87,30 @@ def resampled_metrics(
     p = data.p.astype(np.float64)
     predicted = p >= data.threshold
     columns = [predicted == y, predicted & y, predicted & ~y, ~predicted & y]
-    if data.ece_confidence == "top_label":
-        conf, hit = np.maximum(p, 1.0 - p), (predicted == y).astype(np.float64)
-    else:
-        conf, hit = p, y.astype(np.float64)
-    bins = np.minimum((conf * data.ece_bins).astype(np.int64), data.ece_bins - 1)
-    onehot = np.zeros((n, data.ece_bins))
-    onehot[np.arange(n), bins] = 1.0
-    design = np.column_stack([*columns, onehot * hit[:, None], onehot * conf[:, None]])
+    binned = bin_confidences(data.y, p, data.ece_bins, data.ece_confidence)
+    # One product for the confusion counts and the ECE bin sums: see BinnedConfidences.sum_columns.
+    design = np.column_stack([*columns, binned.sum_columns()])
     ranking = _Ranking.of(p, y)
 
-    per_chunk = max(1, _CHUNK_CELLS // n)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
-    for start in range(0, resamples, per_chunk):
-        rows = min(per_chunk, resamples - start)
-        counts = _counts(rng, rows, n)
+    def metrics_of(drawn: NDArray[np.int64]) -> dict[str, NDArray[np.float64]]:
+        counts = draw_counts(drawn, n)
         sums = counts @ design
         correct, tp, fp, fn = sums[:, 0], sums[:, 1], sums[:, 2], sums[:, 3]
         precision = _ratio(tp, tp + fp)
         recall = _ratio(tp, tp + fn)
-        bins_hit = sums[:, 4 : 4 + data.ece_bins]
-        bins_conf = sums[:, 4 + data.ece_bins :]
-        parts["accuracy"].append(correct / n)
-        parts["precision"].append(precision)
-        parts["recall"].append(recall)
-        parts["f1"].append(_ratio(2 * precision * recall, precision + recall))
-        parts["auc"].append(ranking.auc(counts))
-        parts["ece"].append(np.abs(bins_hit - bins_conf).sum(axis=1) / n)
-    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+        return {
+            "accuracy": correct / n,
+            "precision": precision,
+            "recall": recall,
+            "f1": _ratio(2 * precision * recall, precision + recall),
+            "auc": ranking.auc(counts),
+            "ece": binned.resampled_totals(counts, sums[:, 4:]).ece(),
+        }
+
+    return bootstrap(metrics_of, rng, n, resamples, _CHUNK_CELLS)
 
 
-def _counts(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
-    """``rows`` bootstrap resamples of ``n`` items as counts: row r, column i says how often
-    item i was drawn in resample r."""
-    drawn = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
-    return np.bincount(drawn.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def _ratio(numerator: NDArray[np.float64], denominator: NDArray[np.float64]) -> NDArray[np.float64]:
     """``numerator / denominator``, 0 where the denominator is 0 (scikit-learn's
     ``zero_division=0``)."""
     safe = np.where(denominator > 0, denominator, 1.0)
@@ -126,13 +121,13 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 class _Ranking:
     """Scores sorted once, with the tie group of every position, for weighted AUCs."""
 
-    order: np.ndarray
-    positive: np.ndarray  # label of each sorted position, as 0.0/1.0
-    group_start: np.ndarray  # first sorted position of each position's tie group
-    group_end: np.ndarray  # last sorted position of each position's tie group
+    order: NDArray[np.intp]
+    positive: NDArray[np.float64]  # label of each sorted position, as 0.0/1.0
+    group_start: NDArray[np.intp]  # first sorted position of each position's tie group
+    group_end: NDArray[np.intp]  # last sorted position of each position's tie group
 
     @classmethod
-    def of(cls, p: np.ndarray, y: np.ndarray) -> _Ranking:
+    def of(cls, p: NDArray[np.float64], y: NDArray[np.bool_]) -> _Ranking:
         order = np.argsort(p, kind="stable")
         ranked = p[order]
         new_group = np.r_[True, ranked[1:] != ranked[:-1]]
@@ -141,7 +136,7 @@ class _Ranking:
         group = np.cumsum(new_group) - 1
         return cls(order, y[order].astype(np.float64), starts[group], ends[group])
 
-    def auc(self, counts: np.ndarray) -> np.ndarray:
+    def auc(self, counts: NDArray[np.float64]) -> NDArray[np.float64]:
         """P(score of a positive > score of a negative) + half the ties, each row of
         ``counts`` weighting the items; NaN for rows without both classes."""
         weights = counts[:, self.order]
@@ -169,7 +164,7 @@ class SpreadStats:
 
 def spread(
     values: Mapping[str, float],
-    draws: Mapping[str, np.ndarray] | None,
+    draws: Mapping[str, NDArray[np.float64]] | None,
     metric: str,
     confidence: float,
 ) -> SpreadStats:
@@ -191,7 +186,7 @@ def spread(
 
 
 def summarise_draws(
-    draws: Mapping[str, np.ndarray], confidence: float
+    draws: Mapping[str, NDArray[np.float64]], confidence: float
 ) -> tuple[dict[str, tuple[float, float] | None], dict[str, float | None]]:
     """Per metric, the percentile interval and the standard error of resampled values. A
     metric undefined on more than half of the resamples (AUC of a rare class) gets neither."""
@@ -203,12 +198,6 @@ def summarise_draws(
         intervals[metric] = percentile_interval(finite, confidence) if usable else None
         errors[metric] = float(np.std(finite, ddof=1)) if usable else None
     return intervals, errors
-
-
-def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    low, high = np.percentile(samples, [tail, 100.0 - tail], method=PERCENTILE_METHOD)
-    return float(low), float(high)
 
 
 def worsening(metric: str, before: float, after: float) -> float:

@@ -1,63 +1,31 @@
 """Classification metrics by their textbook definitions.
 
 All metrics are computed from the positive-class probability on held-out data. The expected
-calibration error follows DESIGN.md (the convention of torchmetrics' and netcal's binary ECE),
-not the ``|accuracy - precision|`` of the script this project replaces.
+calibration error follows the convention of torchmetrics' and netcal's binary ECE, not the
+``|accuracy - precision|`` of the script this project replaces.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-Confidence = Literal["positive", "top_label"]
-
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece")
+from nethical_runner.metrics.calibration import Confidence, bin_confidences
 
 
 def expected_calibration_error(
-    y_true: np.ndarray,
-    y_prob: np.ndarray,
+    y_true: ArrayLike,
+    y_prob: ArrayLike,
     n_bins: int = 15,
     confidence: Confidence = "positive",
 ) -> float:
-    """Binary ECE over ``n_bins`` equal-width bins, each [lo, hi) and the last [lo, 1].
-
-    ``positive``: confidence is p(class 1) and a sample's "accuracy" is its label, so the ECE
-    measures how well p(class 1) matches the observed frequency. ``top_label``: confidence is
-    max(p, 1 - p) against whether the thresholded prediction (p >= 0.5) is correct. Empty bins
-    contribute nothing; an empty input is an error because there is nothing to measure.
-    """
-    y_true = np.asarray(y_true, dtype=np.float64).ravel()
-    y_prob = np.asarray(y_prob, dtype=np.float64).ravel()
-    if y_true.shape != y_prob.shape:
-        raise ValueError(f"y_true has {y_true.size} values but y_prob has {y_prob.size}")
-    if y_true.size == 0:
-        raise ValueError("expected calibration error of an empty sample is undefined")
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
-    if np.any((y_prob < 0) | (y_prob > 1)) or not np.all(np.isfinite(y_prob)):
-        raise ValueError("probabilities must be finite and within [0, 1]")
-    if confidence == "positive":
-        conf, hit = y_prob, y_true
-    elif confidence == "top_label":
-        predicted = (y_prob >= 0.5).astype(np.float64)
-        conf, hit = (
-            np.maximum(y_prob, 1.0 - y_prob),
-            (predicted == y_true).astype(np.float64),
-        )
-    else:
-        raise ValueError(f"confidence must be 'positive' or 'top_label', got {confidence!r}")
-    # floor(conf * n_bins) puts each value in [lo, hi); clipping folds conf == 1 into the last bin.
-    bins = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
-    # (n_b / n) * |mean(hit) - mean(conf)| equals |sum(hit) - sum(conf)| / n for each bin.
-    conf_sums = np.bincount(bins, weights=conf, minlength=n_bins)
-    hit_sums = np.bincount(bins, weights=hit, minlength=n_bins)
-    return float(np.abs(hit_sums - conf_sums).sum() / y_true.size)
+    """Binary ECE over ``n_bins`` equal-width bins, binned by
+    :func:`nethical_runner.metrics.calibration.bin_confidences` (whose docstring gives the
+    ``positive`` and ``top_label`` conventions). Empty bins contribute nothing."""
+    return float(bin_confidences(y_true, y_prob, n_bins, confidence).totals().ece())
 
 
-def roc_auc(y_true: np.ndarray, y_prob: np.ndarray) -> float:
+def roc_auc(y_true: NDArray[np.int64], y_prob: NDArray[np.float64]) -> float:
     """Area under the ROC curve as the Mann-Whitney statistic, ties counted half.
 
     Computed from average ranks in numpy, so the metrics need no scikit-learn import.
@@ -72,8 +40,8 @@ def roc_auc(y_true: np.ndarray, y_prob: np.ndarray) -> float:
 
 
 def classification_metrics(
-    y_true: np.ndarray,
-    y_prob: np.ndarray,
+    y_true: ArrayLike,
+    y_prob: ArrayLike,
     *,
     threshold: float = 0.5,
     ece_bins: int = 15,
@@ -85,30 +53,30 @@ def classification_metrics(
     ``zero_division=0``); ROC AUC is ``None`` when the labels hold a single class, because it is
     undefined there and a gate on it must fail rather than pass on a made-up number.
     """
-    y_true = np.asarray(y_true).astype(np.int64).ravel()
-    y_prob = np.asarray(y_prob, dtype=np.float64).ravel()
-    predicted = (y_prob >= threshold).astype(np.int64)
-    tp = int(np.sum((predicted == 1) & (y_true == 1)))
-    tn = int(np.sum((predicted == 0) & (y_true == 0)))
-    fp = int(np.sum((predicted == 1) & (y_true == 0)))
-    fn = int(np.sum((predicted == 0) & (y_true == 1)))
-    n = y_true.size
+    labels = np.asarray(y_true).astype(np.int64).ravel()
+    probabilities = np.asarray(y_prob, dtype=np.float64).ravel()
+    predicted = (probabilities >= threshold).astype(np.int64)
+    tp = int(np.sum((predicted == 1) & (labels == 1)))
+    tn = int(np.sum((predicted == 0) & (labels == 0)))
+    fp = int(np.sum((predicted == 1) & (labels == 0)))
+    fn = int(np.sum((predicted == 0) & (labels == 1)))
+    n = labels.size
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    auc = roc_auc(y_true, y_prob) if 0 < y_true.sum() < n else None
+    auc = roc_auc(labels, probabilities) if 0 < labels.sum() < n else None
     return {
         "accuracy": (tp + tn) / n,
         "precision": precision,
         "recall": recall,
         "f1": f1,
         "auc": auc,
-        "brier": float(np.mean((y_prob - y_true) ** 2)),
-        "ece": expected_calibration_error(y_true, y_prob, ece_bins, ece_confidence),
+        "brier": float(np.mean((probabilities - labels) ** 2)),
+        "ece": expected_calibration_error(labels, probabilities, ece_bins, ece_confidence),
         "tp": tp,
         "tn": tn,
         "fp": fp,
         "fn": fn,
         "samples": n,
-        "positive_rate": float(y_true.mean()),
+        "positive_rate": float(labels.mean()),
     }

@@ -41,10 +41,11 @@ class Verdict:
 
 def thresholds(gate: GateConfig) -> list[Threshold]:
     """The thresholds a gate declares, in the order of the spec format."""
-    found = []
+    found: list[Threshold] = []
     for key, value in gate.model_dump().items():
         if value is not None:
-            bound, metric = key.split("_", 1)
+            prefix, metric = key.split("_", 1)
+            bound: Literal["min", "max"] = "min" if prefix == "min" else "max"
             found.append(Threshold(key, metric, bound, value))
     return found
 

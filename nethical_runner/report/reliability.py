@@ -1,7 +1,7 @@
 """Reliability diagrams: per-bin confidence against observed frequency, as data and as a PNG.
 
-The bins are exactly those of the ECE the gate checks (same bin count, same ``[lo, hi)``
-edges with the last bin closed, same positive-class or top-label convention), so the diagram
+The bins are exactly those of the ECE the gate checks (both come from
+:func:`nethical_runner.metrics.calibration.bin_confidences`), so the diagram
 shows where the gated number comes from: ECE is the count-weighted sum of each bar's distance
 from the diagonal. The bin table is plain data that travels from pytest-xdist workers to the
 controller and into ``results.json``; drawing needs matplotlib, an optional extra
@@ -16,46 +16,35 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from nethical_runner._files import atomic_write_bytes
-from nethical_runner.metrics.classification import Confidence
+from nethical_runner.metrics.calibration import Confidence, bin_confidences
 
 PLOT_EXTRA = "pip install 'nethical-runner[plot]'"
 
 
 def reliability_bins(
-    y_true: np.ndarray,
-    y_prob: np.ndarray,
+    y_true: ArrayLike,
+    y_prob: ArrayLike,
     n_bins: int = 15,
     confidence: Confidence = "positive",
 ) -> list[dict[str, Any]]:
     """One entry per bin: its edges, row count, mean confidence and observed frequency
-    (``None`` for an empty bin), binned as the ECE of
-    :mod:`nethical_runner.metrics.classification` bins."""
-    y_true = np.asarray(y_true, dtype=np.float64).ravel()
-    y_prob = np.asarray(y_prob, dtype=np.float64).ravel()
-    if confidence == "positive":
-        conf, hit = y_prob, y_true
-    else:
-        conf = np.maximum(y_prob, 1.0 - y_prob)
-        hit = ((y_prob >= 0.5).astype(np.float64) == y_true).astype(np.float64)
-    bins = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
-    counts = np.bincount(bins, minlength=n_bins)
-    conf_sums = np.bincount(bins, weights=conf, minlength=n_bins)
-    hit_sums = np.bincount(bins, weights=hit, minlength=n_bins)
-    table = []
-    for index in range(n_bins):
-        count = int(counts[index])
-        table.append(
-            {
-                "lower": index / n_bins,
-                "upper": (index + 1) / n_bins,
-                "count": count,
-                "mean_confidence": float(conf_sums[index] / count) if count else None,
-                "observed": float(hit_sums[index] / count) if count else None,
-            }
-        )
-    return table
+    (``None`` for an empty bin), from the same binning as the gated ECE."""
+    table = bin_confidences(y_true, y_prob, n_bins, confidence).totals()
+    means = table.mean_confidence.tolist()
+    observed = table.observed.tolist()
+    return [
+        {
+            "lower": index / n_bins,
+            "upper": (index + 1) / n_bins,
+            "count": count,
+            "mean_confidence": means[index] if count else None,
+            "observed": observed[index] if count else None,
+        }
+        for index, count in enumerate(table.counts.astype(np.int64).tolist())
+    ]
 
 
 def ece_of(bins: Sequence[Mapping[str, Any]]) -> float:

@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
+from nethical_runner.metrics.bootstrap import PERCENTILE_METHOD as PERCENTILE_METHOD
+from nethical_runner.metrics.bootstrap import bootstrap, percentile_interval
 from nethical_runner.spec.config import SlaConfig
 from nethical_runner.spec.yaml_source import KeyPath, format_key
 
 Status = Literal["compliant", "warning", "breach"]
 Clock = Callable[[], int]
 
-PERCENTILE_METHOD = "linear"  # numpy's default, named explicitly so a numpy change cannot move it
 CLOCK_NAME = "time.perf_counter_ns"
 BOOTSTRAP_RESAMPLES = 2000
 _BOOTSTRAP_CHUNK = 1 << 22  # resampled values held in memory at once
@@ -114,14 +116,14 @@ def judge(
 
 
 def time_predictions(
-    predict: Callable[[np.ndarray], Any],
-    rows: np.ndarray,
+    predict: Callable[[NDArray[Any]], object],
+    rows: NDArray[Any],
     *,
     calls: int,
     warmup: int,
     batch_size: int,
     clock: Clock = time.perf_counter_ns,
-) -> np.ndarray:
+) -> NDArray[np.float64]:
     """Milliseconds of each of ``calls`` calls of ``predict`` on ``batch_size`` rows, timed after
     ``warmup`` untimed calls (first calls pay for caches and lazy imports a service pays once).
 
@@ -150,45 +152,34 @@ def time_predictions(
     return elapsed / 1e6
 
 
-def summarise(samples_ms: np.ndarray) -> dict[str, Any]:
-    """p50, p95, p99, average and maximum along the last axis: of one sample, or of many
-    bootstrap resamples at once (one per row)."""
+def summarise(samples_ms: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+    """p50, p95, p99, average and maximum along the last axis: of one sample (0-d arrays), or
+    of many bootstrap resamples at once (one value per row)."""
     quantiles = np.percentile(
         samples_ms, list(_PERCENTILES.values()), axis=-1, method=PERCENTILE_METHOD
     )
-    summary: dict[str, Any] = dict(zip(_PERCENTILES, quantiles, strict=True))
-    summary["avg"] = samples_ms.mean(axis=-1)
-    summary["max"] = samples_ms.max(axis=-1)
+    summary = {name: np.asarray(quantiles[index]) for index, name in enumerate(_PERCENTILES)}
+    summary["avg"] = np.asarray(samples_ms.mean(axis=-1))
+    summary["max"] = np.asarray(samples_ms.max(axis=-1))
     return summary
 
 
 def bootstrap_intervals(
-    samples_ms: np.ndarray,
+    samples_ms: NDArray[np.float64],
     confidence: float,
     seed: int,
     resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> dict[str, tuple[float, float]]:
-    """Percentile-bootstrap intervals of every statistic of :func:`summarise`.
-
-    Resamples are drawn as one index matrix per chunk (a chunk bounds memory for large
-    samples) and summarised row-wise, so the cost is a few numpy calls whatever the count.
-    """
-    rng = np.random.default_rng(seed)
-    n = samples_ms.size
-    per_chunk = max(1, _BOOTSTRAP_CHUNK // n)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in STATISTICS}
-    for start in range(0, resamples, per_chunk):
-        drawn = samples_ms[rng.integers(0, n, size=(min(per_chunk, resamples - start), n))]
-        for name, values in summarise(drawn).items():
-            parts[name].append(values)
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    intervals = {}
-    for name, chunks in parts.items():
-        low, high = np.percentile(
-            np.concatenate(chunks), [tail, 100.0 - tail], method=PERCENTILE_METHOD
-        )
-        intervals[name] = (float(low), float(high))
-    return intervals
+    """Percentile-bootstrap intervals of every statistic of :func:`summarise`, each chunk of
+    resamples summarised row-wise, so the cost is a few numpy calls whatever the count."""
+    draws = bootstrap(
+        lambda drawn: summarise(samples_ms[drawn]),
+        np.random.default_rng(seed),
+        samples_ms.size,
+        resamples,
+        _BOOTSTRAP_CHUNK,
+    )
+    return {name: percentile_interval(values, confidence) for name, values in draws.items()}
 
 
 @dataclass(frozen=True)
@@ -227,7 +218,7 @@ class SlaResult:
     cohort_id: str
     run_id: str
     config: SlaConfig
-    samples_ms: np.ndarray
+    samples_ms: NDArray[np.float64]
     metrics: dict[str, float]
     intervals: dict[str, tuple[float, float]] | None
     stage_ms: dict[str, float]
@@ -321,8 +312,8 @@ class SlaResult:
 def measure(
     config: SlaConfig,
     *,
-    predict: Callable[[np.ndarray], Any],
-    rows: np.ndarray,
+    predict: Callable[[NDArray[Any]], object],
+    rows: NDArray[Any],
     stage_ms: Mapping[str, float],
     seed: int,
     spec_name: str,

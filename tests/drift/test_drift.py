@@ -22,11 +22,11 @@ from nethical_runner.drift.history import read_history
 from nethical_runner.drift.slices import SliceError, slice_rows
 from nethical_runner.drift.stats import (
     Predictions,
-    _counts,
     judge,
     resampled_metrics,
     spread,
 )
+from nethical_runner.metrics.bootstrap import draw_counts
 from nethical_runner.metrics.classification import classification_metrics
 from nethical_runner.run.pipeline import CohortResult, RunSettings, SpecResult, run_spec
 from nethical_runner.spec import load_spec
@@ -74,7 +74,7 @@ def test_every_resample_gets_exactly_the_gates_metrics(confidence: str) -> None:
     p = np.round(np.clip(0.3 * y + 0.6 * rng.random(300), 0, 1), 2)  # many tied scores
     data = Predictions(y, p, 0.5, 10, confidence)  # type: ignore[arg-type]
     drawn = resampled_metrics(data, 9, np.random.default_rng(5))
-    counts = _counts(np.random.default_rng(5), 9, 300)
+    counts = draw_counts(np.random.default_rng(5).integers(0, 300, size=(9, 300)), 300)
     for row in range(9):
         rows = np.repeat(np.arange(300), counts[row].astype(np.int64))
         expected = classification_metrics(y[rows], p[rows], ece_bins=10, ece_confidence=confidence)  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
-"""ECE by DESIGN.md's definition, checked against hand-computed values, plus the other metrics
-against scikit-learn."""
+"""ECE by the torchmetrics/netcal binary definition, checked against hand-computed values, plus
+the other metrics against scikit-learn."""
 
 from __future__ import annotations
 
