@@ -63,7 +63,8 @@ def audit_log(
     this session: its ``events()``, ``verify()`` of the whole log, ``prove(index)``."""
 
     def trail_of(spec_path: str | Path) -> AuditTrail:
-        return AuditTrail.of(training_result(spec_path))
+        result = training_result(spec_path)
+        return AuditTrail.of(result.audit, result.spec.path)
 
     return trail_of
 

@@ -142,7 +142,7 @@ def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path)
     if isinstance(trained, CohortFailure):
         return {**base, "training": "failed", "error": trained.reason}
     dataset = trained.dataset
-    probabilities = trained.model.predict_proba(trained.split.X_val)[:, 1]
+    probabilities = trained.validation_probabilities
     bins = reliability_bins(
         trained.split.y_val,
         probabilities,
