@@ -23,6 +23,7 @@ from nethical_runner.drift import DriftFailure
 from nethical_runner.drift.report import summary_lines as drift_summary_lines
 from nethical_runner.models import SEED_TYPES
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
+from nethical_runner.run.loading import load_spec
 from nethical_runner.run.options import CACHE_DIR_HELP, DEFAULT_OUT_DIR, OUT_DIR_HELP
 from nethical_runner.run.pipeline import (
     CohortFailure,
@@ -32,7 +33,7 @@ from nethical_runner.run.pipeline import (
     run_spec,
 )
 from nethical_runner.sla.report import summary_lines as sla_summary_lines
-from nethical_runner.spec import Spec, SpecError, load_spec
+from nethical_runner.spec import Spec, SpecError
 from nethical_runner.spec.jsonschema import SCHEMA_PATH, schema_text, write_schema
 from nethical_runner.spec.loader import build_spec
 from nethical_runner.spec.yaml_source import Document

@@ -18,8 +18,9 @@ from _pytest._code.code import ExceptionInfo, TerminalRepr
 from nethical_runner.checks.collect import Check, Outcome, TrainingFailed, collect_checks
 from nethical_runner.checks.regression import Baseline, regression_checks
 from nethical_runner.pytest_plugin.session import TrainingSession
+from nethical_runner.run.loading import load_spec
 from nethical_runner.run.pipeline import SpecResult
-from nethical_runner.spec import Spec, SpecError, load_spec
+from nethical_runner.spec import Spec, SpecError
 from nethical_runner.spec.yaml_source import Problem, format_key
 
 SESSION_KEY = pytest.StashKey[TrainingSession]()
