@@ -171,11 +171,11 @@ def build_spec(
         path, parsed.name, tuple(cohorts), document, sha256, estimator_prefixes,
         root or Path.cwd(), parsed.drift, tuple(parsed.slices),
     )  # fmt: skip
-    found = drift_problems(spec.drift, spec.slices, len(spec.cohorts))
+    across = drift_problems(spec.drift, spec.slices, len(spec.cohorts))
     for rule in rules:
-        found.extend(rule(spec))
-    if found:
-        raise SpecError([context.problem(key, message) for key, message in found])
+        across.extend(rule(spec))
+    if across:
+        raise SpecError([context.problem(key, message) for key, message in across])
     return spec
 
 
