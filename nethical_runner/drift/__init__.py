@@ -1,8 +1,8 @@
 """Ethical drift tracking: cohorts, slices and successive runs of a spec compared.
 
 ``declared`` lists what a spec asks for, ``inputs`` is what a run hands over of each trained
-cohort, ``measure`` measures a run (with ``stats`` for the
-bootstrap, ``slices`` for evaluation slices and ``history`` for earlier runs), ``result``
+cohort, ``measure`` measures a run (with ``stats`` for the bootstrap, ``slices`` for evaluation
+slices and ``history`` for earlier runs), ``comparison`` holds spreads and drops, ``result``
 judges each check, and ``report`` writes the seed's JSON report.
 """
 
