@@ -1,8 +1,9 @@
-"""Audit events: what a training run records, and the guarantees every event gets.
+"""Audit events: the guarantees every event gets, whatever records it.
 
 An event is a flat JSON object: the envelope (``type``, ``index``, ``run_id``, ``spec``,
-``cohort``, ``timestamp``) plus the fields of its type. The builders below say what each type
-holds, so the pipeline records an event in one line and the content is decided in one place.
+``cohort``, ``timestamp``) plus the fields of its type. What each type holds is the recorder's
+caller's to decide (for training runs, :mod:`nethical_runner.run.audit_observer`); this module
+makes every event storable and hashes the files an event names.
 
 Events carry descriptions, counts, metrics, paths and hashes, never configuration values that
 could be credentials. As a second line of defence, every string is scrubbed of the values of
@@ -23,12 +24,6 @@ from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
-
-from nethical_runner import __version__
-from nethical_runner.data import Dataset, Split
-from nethical_runner.metrics.gate import Verdict
-from nethical_runner.spec import RunConfig, Spec
-from nethical_runner.spec.config import SplitConfig
 
 ENVELOPE = ("type", "index", "run_id", "spec", "cohort", "timestamp")
 REDACTED = "[redacted]"
@@ -94,91 +89,3 @@ def relative_to(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-# --- Builders: the fields of each event type ----------------------------------------------
-
-
-def training_start(spec: Spec, config: RunConfig) -> dict[str, Any]:
-    return {
-        "spec_path": spec.path.as_posix(),
-        "spec_sha256": spec.sha256,
-        "model_type": config.model.type,
-        "params": dict(config.model.params),
-        "seed": config.training.seed,
-        "epochs": config.training.epochs,
-        "batch_size": config.training.batch_size,
-        "nethical_runner_version": __version__,
-    }
-
-
-def data_loaded(dataset: Dataset, config: RunConfig) -> dict[str, Any]:
-    data_seed = config.data.seed if config.data.seed is not None else config.training.seed
-    return {
-        "source": dataset.source,
-        "description": dataset.description,
-        "rows": dataset.rows,
-        "features": list(dataset.feature_names),
-        "sha256": dataset.fingerprint,
-        "data_seed": data_seed,
-    }
-
-
-def data_split(config: SplitConfig, split: Split) -> dict[str, Any]:
-    return {
-        "method": config.method,
-        "train_fraction": config.train_fraction,
-        "train_rows": split.train_rows,
-        "validation_rows": int(split.y_val.size),
-    }
-
-
-def training_completed(config: RunConfig, stage_ms: Mapping[str, float]) -> dict[str, Any]:
-    return {
-        "epochs": config.training.epochs,
-        "batch_size": config.training.batch_size,
-        "duration_ms": round(stage_ms["training"], 3),
-    }
-
-
-def validation_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    return {"metrics": dict(metrics)}
-
-
-def gate_decision(verdicts: Iterable[Verdict], promoted: bool) -> dict[str, Any]:
-    return {
-        "promoted": promoted,
-        "thresholds": [
-            {
-                "key": v.threshold.key,
-                "threshold": v.threshold.value,
-                "actual": v.actual,
-                "passed": v.passed,
-            }
-            for v in verdicts
-        ],
-    }
-
-
-def model_saved(out_dir: Path, model_path: Path, metrics_path: Path) -> dict[str, Any]:
-    return {
-        "path": relative_to(model_path, out_dir),
-        "sha256": file_sha256(model_path),
-        "bytes": model_path.stat().st_size,
-        "metrics_path": relative_to(metrics_path, out_dir),
-        "metrics_sha256": file_sha256(metrics_path),
-    }
-
-
-def report_files(out_dir: Path, *paths: Path | None) -> dict[str, Any]:
-    """Paths and SHA-256 of report files (SLA, drift), so a report edited later is detectable."""
-    files = [path for path in paths if path is not None]
-    return {
-        "files": [
-            {"path": relative_to(path, out_dir), "sha256": file_sha256(path)} for path in files
-        ]
-    }
-
-
-def training_failed(error: BaseException) -> dict[str, Any]:
-    return {"error": f"{type(error).__name__}: {error}"}

@@ -5,9 +5,10 @@ signed-off tree head) when it is done, so a run that crashes or is killed leaves
 trace: its events are all in the log or none are. Recording is one call wherever something
 worth proving happens::
 
-    audit.record("sla_report", cohort.id, path=..., sha256=...)
+    recorder.record("sla_report", "alpha", files=[...])
 
-and costs nothing when the spec does not enable ``audit``.
+The recorder takes plain event fields and plain cohort outcomes; what a training run records
+is decided where the run is observed (:mod:`nethical_runner.run.audit_observer`).
 """
 
 from __future__ import annotations
@@ -15,18 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nethical_runner.audit.events import ENVELOPE, json_safe, now, secret_values
 from nethical_runner.audit.formats import TreeHead
 from nethical_runner.audit.log import AuditLogError, append_events
 from nethical_runner.audit.merkle import canonical_json
 from nethical_runner.audit.signing import key_from_env
-from nethical_runner.audit.summary import cohort_outcome, write_summaries
-from nethical_runner.spec import Spec
-
-if TYPE_CHECKING:
-    from nethical_runner.run.pipeline import CohortFailure, CohortResult, RunSettings
+from nethical_runner.audit.summary import CohortOutcome, write_summaries
 
 AUDIT_SUBDIR = "audit"
 
@@ -59,46 +56,15 @@ class AuditRecorder:
     """Collects the events of one spec run; :meth:`finish` appends them to the log."""
 
     def __init__(
-        self,
-        directory: Path | None,
-        *,
-        run_id: str = "",
-        spec_name: str = "",
-        out_dir: Path | None = None,
-        chunk_size: int = 1000,
+        self, directory: Path, *, run_id: str = "", spec_name: str = "", chunk_size: int = 1000
     ) -> None:
-        self.directory = directory  # None: auditing is off and every call is a no-op
+        self.directory = directory
         self.run_id = run_id
         self.spec_name = spec_name
-        self.out_dir = out_dir if out_dir is not None else Path.cwd()
         self.chunk_size = chunk_size
         self.events: list[dict[str, Any]] = []
         self._created_at = now()
-        self._secrets = secret_values() if directory is not None else ()
-
-    @classmethod
-    def disabled(cls) -> AuditRecorder:
-        return cls(None)
-
-    @classmethod
-    def for_spec(cls, spec: Spec, settings: RunSettings) -> AuditRecorder:
-        """A recorder for ``spec``'s run, writing to ``settings.audit_dir`` (by default
-        ``<out>/audit``) when the spec enables ``audit``, else a disabled one."""
-        config = spec.cohorts[0].config.audit  # cohorts cannot override ``audit``
-        if not config.enabled:
-            return cls.disabled()
-        directory = settings.audit_dir or settings.out_dir / AUDIT_SUBDIR
-        return cls(
-            directory,
-            run_id=settings.run_id,
-            spec_name=spec.name,
-            out_dir=settings.out_dir,
-            chunk_size=config.chunk_size,
-        )
-
-    @property
-    def enabled(self) -> bool:
-        return self.directory is not None
+        self._secrets = secret_values()
 
     def record(self, event_type: str, cohort: str | None = None, /, **fields: Any) -> None:
         """Add one event of ``event_type`` (for ``cohort``, or the whole spec when None).
@@ -107,8 +73,6 @@ class AuditRecorder:
         a value JSON cannot hold (NaN, an arbitrary object): a log that cannot be written is
         found when the event is made, not when the run ends.
         """
-        if self.directory is None:
-            return
         shadowed = set(fields) & set(ENVELOPE)
         if shadowed:
             raise ValueError(f"audit event fields {sorted(shadowed)} are reserved")
@@ -127,29 +91,15 @@ class AuditRecorder:
             raise ValueError(f"audit event {event_type!r}: {error}") from None
         self.events.append(safe)
 
-    def finish(
-        self, spec: Spec, results: Mapping[str, CohortResult | CohortFailure]
-    ) -> AuditReceipt | None:
-        """Record ``run_end``, append the run to the log and write its training summaries.
+    def finish(self, outcomes: Mapping[str, CohortOutcome]) -> AuditReceipt:
+        """Record ``run_end``, append the run to the log and write the training summaries of
+        ``outcomes`` (by cohort id).
 
         Never raises for a log that cannot be written: the receipt carries the reason, so the
         command line and the ``audit[verify]`` item can report it next to the training results.
         """
-        if self.directory is None:
-            return None
         directory = self.directory
-        outcomes = {
-            cohort_id: cohort_outcome(
-                result, spec.cohort(cohort_id).config.model.type, self.out_dir
-            )
-            for cohort_id, result in results.items()
-        }
-        statuses = {
-            cohort_id: "failed"
-            if "error" in o
-            else ("promoted" if o["promoted"] else "gate_missed")
-            for cohort_id, o in outcomes.items()
-        }
+        statuses = {cohort_id: outcome.status for cohort_id, outcome in outcomes.items()}
         failed = "failed" in statuses.values()
         self.record("run_end", None, cohorts=statuses, status="failed" if failed else "completed")
         count = len(self.events)

@@ -10,17 +10,44 @@ summary is also a receipt: ``verify`` checks that the head it names is still in 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nethical_runner._files import atomic_write_json
-from nethical_runner.audit.events import json_safe, now, relative_to
+from nethical_runner.audit.events import json_safe, now
 from nethical_runner.audit.formats import LATEST_SUMMARY, SUMMARIES_DIR, TreeHead
 
-if TYPE_CHECKING:
-    from nethical_runner.run.pipeline import CohortFailure, CohortResult
-
 METRIC_FIELDS = ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece", "samples")
+
+
+@dataclass(frozen=True)
+class CohortOutcome:
+    """How one cohort of a run ended, as its summary and the ``run_end`` event tell it."""
+
+    model_type: str
+    promoted: bool
+    metrics: Mapping[str, Any] | None  # the summary's metrics; None when it could not train
+    model_path: str | None = None  # the saved model below the output root, when trained
+    error: str | None = None  # why it could not be trained
+
+    @classmethod
+    def trained(
+        cls, model_type: str, promoted: bool, metrics: Mapping[str, Any], model_path: str
+    ) -> CohortOutcome:
+        summarised = {name: metrics.get(name) for name in METRIC_FIELDS}
+        return cls(model_type, promoted, summarised, model_path)
+
+    @classmethod
+    def failed(cls, model_type: str, error: str) -> CohortOutcome:
+        return cls(model_type, False, None, error=error)
+
+    @property
+    def status(self) -> str:
+        """``promoted``, ``gate_missed`` or ``failed``: the cohort's word in ``run_end``."""
+        if self.error is not None:
+            return "failed"
+        return "promoted" if self.promoted else "gate_missed"
 
 
 def write_summaries(
@@ -31,30 +58,26 @@ def write_summaries(
     run_id: str,
     first_index: int,
     event_count: int,
-    cohorts: Mapping[str, Mapping[str, Any]],
+    cohorts: Mapping[str, CohortOutcome],
     secrets: tuple[str, ...],
 ) -> list[Path]:
-    """Write one summary per cohort and point ``training_summary.json`` at the last one.
-
-    ``cohorts`` maps a cohort id to its outcome: ``model_type``, ``promoted``, ``metrics``,
-    and ``model_path`` or ``error``.
-    """
+    """Write one summary per cohort (by id) and point ``training_summary.json`` at the last."""
     written = []
     for cohort_id, outcome in cohorts.items():
         summary = {
             "merkle_root": head.root,
             "tree_size": head.tree_size,
             "head": head.sequence,
-            "model_type": outcome.get("model_type"),
-            "promoted": bool(outcome.get("promoted")),
-            "metrics": outcome.get("metrics"),
+            "model_type": outcome.model_type,
+            "promoted": outcome.promoted,
+            "metrics": outcome.metrics,
             "timestamp": now(),
             "spec": spec_name,
             "cohort": cohort_id,
             "run_id": run_id,
             "events": {"first": first_index, "count": event_count},
-            **({"model_path": outcome["model_path"]} if "model_path" in outcome else {}),
-            **({"error": outcome["error"]} if "error" in outcome else {}),
+            **({"model_path": outcome.model_path} if outcome.model_path is not None else {}),
+            **({"error": outcome.error} if outcome.error is not None else {}),
         }
         path = (
             directory / SUMMARIES_DIR / f"training_summary_{spec_name}__{cohort_id}_{run_id}.json"
@@ -63,24 +86,3 @@ def write_summaries(
         written.append(path)
         atomic_write_json(directory / LATEST_SUMMARY, json_safe(summary, secrets))
     return written
-
-
-def cohort_outcome(
-    result: CohortResult | CohortFailure, model_type: str, out_dir: Path
-) -> dict[str, Any]:
-    """The summary fields of a trained cohort, or of one that could not be trained."""
-    from nethical_runner.run.pipeline import CohortFailure  # the pipeline imports the audit package
-
-    if isinstance(result, CohortFailure):
-        return {
-            "model_type": model_type,
-            "promoted": False,
-            "metrics": None,
-            "error": result.reason,
-        }
-    return {
-        "model_type": result.model_type,
-        "promoted": result.promoted,
-        "metrics": {name: result.metrics.get(name) for name in METRIC_FIELDS},
-        "model_path": relative_to(result.model_path, out_dir),
-    }

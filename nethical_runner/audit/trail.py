@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nethical_runner.audit.proofs import prove
 from nethical_runner.audit.recorder import AuditReceipt
 from nethical_runner.audit.verify import VerifyReport, verify
-
-if TYPE_CHECKING:
-    from nethical_runner.run.pipeline import SpecResult
 
 
 class AuditNotEnabled(Exception):
@@ -34,12 +31,14 @@ class AuditTrail:
     receipt: AuditReceipt
 
     @classmethod
-    def of(cls, result: SpecResult) -> AuditTrail:
-        if result.audit is None:
+    def of(cls, receipt: AuditReceipt | None, spec_path: Path) -> AuditTrail:
+        """The trail of a run's ``receipt``; None (the spec at ``spec_path`` did not enable
+        ``audit``) raises :class:`AuditNotEnabled`."""
+        if receipt is None:
             raise AuditNotEnabled(
-                f"{result.spec.path} does not enable the audit log (audit: {{enabled: true}})"
+                f"{spec_path} does not enable the audit log (audit: {{enabled: true}})"
             )
-        return cls(result.audit)
+        return cls(receipt)
 
     @property
     def directory(self) -> Path:

@@ -26,6 +26,7 @@ from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.report.outputs import publish, summary_lines
 from nethical_runner.report.records import OUTCOME_WORDS, run_records
 from nethical_runner.report.run_report import RunReport
+from nethical_runner.run.loading import load_spec
 from nethical_runner.run.options import DEFAULT_OUT_DIR, RUN_OPTIONS
 from nethical_runner.run.pipeline import (
     CohortFailure,
@@ -35,7 +36,7 @@ from nethical_runner.run.pipeline import (
     run_spec,
 )
 from nethical_runner.sla.report import summary_lines as sla_summary_lines
-from nethical_runner.spec import Spec, SpecError, load_spec
+from nethical_runner.spec import Spec, SpecError
 from nethical_runner.spec.jsonschema import SCHEMA_PATH, schema_text, write_schema
 from nethical_runner.spec.loader import build_spec
 from nethical_runner.spec.yaml_source import Document

@@ -41,6 +41,8 @@ MALICIOUS_ACTIONS = (
 )  # fmt: skip
 ACTIONS = ("<pad>", *NORMAL_ACTIONS, *MALICIOUS_ACTIONS)  # token id = index; 0 is padding
 MAX_SEQUENCE = 24
+SEQUENCE_FEATURES = tuple(f"sequence[{i}]" for i in range(MAX_SEQUENCE))
+OUTLIER_FEATURES = tuple(f"x{i}" for i in range(5))
 _WORLD_SEED = 20_240_611  # fixes the "normal behaviour" Markov chain across data seeds
 _BLOCK_ROWS = 65_536
 
@@ -131,20 +133,19 @@ def action_sequences(samples: int, label_noise: float, rng: np.random.Generator)
     tokens[decoys, rng.integers(0, lengths[decoys])] = rng.choice(malicious, decoys.size)
 
     tokens[np.arange(MAX_SEQUENCE)[None, :] >= lengths[:, None]] = 0
-    names = tuple(f"sequence[{i}]" for i in range(MAX_SEQUENCE))
-    return tokens, y, names
+    return tokens, y, SEQUENCE_FEATURES
 
 
 def outliers(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:
     """Numeric rows for isolation forests: normal rows from one correlated Gaussian, about 30%
     anomalies from a wider one centred nearby, so the two overlap in the middle; ``label_noise``
     narrows the anomalies' spread (more overlap)."""
-    dims = 5
+    dims = len(OUTLIER_FEATURES)
     mixing = np.random.default_rng(_WORLD_SEED).normal(size=(dims, dims)) / np.sqrt(dims)
     y = (rng.random(samples) < 0.3).astype(np.int64)
     spread = np.where(y == 1, 4.0 * (1.0 - label_noise), 1.0)
     X = (rng.normal(size=(samples, dims)) * spread[:, None]) @ mixing
-    return X, y, tuple(f"x{i}" for i in range(dims))
+    return X, y, OUTLIER_FEATURES
 
 
 def _logistic_noise(samples: int, scale: float, rng: np.random.Generator) -> np.ndarray:
@@ -157,6 +158,20 @@ GENERATORS: dict[str, Generator] = {
     "sequence": action_sequences,
     "outliers": outliers,
 }
+
+
+FEATURE_NAMES: dict[str, tuple[str, ...]] = {
+    "risk": RISK_FEATURES,
+    "correlation": CORRELATION_FEATURES,
+    "sequence": SEQUENCE_FEATURES,
+    "outliers": OUTLIER_FEATURES,
+}
+
+
+def feature_names(kind: str) -> tuple[str, ...]:
+    """The columns generator ``kind`` produces, known without generating a row (a spec's
+    slices are checked against them before anything trains)."""
+    return FEATURE_NAMES[kind]
 
 
 def generate(kind: str, samples: int, label_noise: float, seed: int) -> Rows:

@@ -22,23 +22,18 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nethical_runner.drift.comparison import Comparison, Drop
 from nethical_runner.drift.declared import bounds_of, declared_checks, spread_limits
 from nethical_runner.drift.history import Recorded, read_history, write_record
+from nethical_runner.drift.inputs import CohortEvaluation
 from nethical_runner.drift.report import write_report
-from nethical_runner.drift.result import (
-    Comparison,
-    DriftFailure,
-    DriftResult,
-    Drop,
-    Group,
-    SliceResult,
-    Violation,
-)
+from nethical_runner.drift.result import DriftFailure, DriftResult, Group, SliceResult, Violation
 from nethical_runner.drift.slices import evaluate_slices
 from nethical_runner.drift.stats import (
     METRICS,
@@ -54,7 +49,6 @@ from nethical_runner.drift.stats import (
 from nethical_runner.spec.config import DriftConfig
 
 if TYPE_CHECKING:
-    from nethical_runner.run.pipeline import CohortResult
     from nethical_runner.spec import Spec
     from nethical_runner.spec.config import MetricsConfig
 
@@ -71,7 +65,7 @@ def tracks_drift(spec: Spec) -> bool:
 
 def track_drift(
     spec: Spec,
-    trained: Mapping[str, CohortResult],
+    trained: Mapping[str, CohortEvaluation],
     failed: Mapping[str, str],
     *,
     run_id: str,
@@ -105,7 +99,7 @@ def track_drift(
 
 def measure_drift(
     spec: Spec,
-    trained: Mapping[str, CohortResult],
+    trained: Mapping[str, CohortEvaluation],
     failed: Mapping[str, str],
     *,
     run_id: str,
@@ -138,13 +132,13 @@ def measure_drift(
         )
         slices[cohort_id], slice_comparisons[cohort_id] = evaluate_slices(
             spec.slices,
-            cohort.dataset.feature_names,
-            cohort.split.X_val,
+            cohort.feature_names,
+            cohort.rows,
             predictions,
             min_samples=config.min_samples,
             limits=bounds_of(config.max_slice_spread),
             confidence=config.confidence,
-            rng_for=lambda slice_id, c=cohort_id: _rng(seed, "slice", c, slice_id),
+            rng_for=partial(_rng, seed, "slice", cohort_id),
         )
     finished = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     groups = []
@@ -206,22 +200,21 @@ def measure_drift(
     )
 
 
-def gate_violations(trained: CohortResult) -> tuple[Violation, ...]:
+def gate_violations(trained: CohortEvaluation) -> tuple[Violation, ...]:
     """One violation per missed gate threshold, typed as the seed typed promotion failures
     (``calibration_error``, ``low_accuracy``); the seed's severity applies to all of them."""
     metrics = trained.metrics
     severe = metrics["ece"] > SEVERE_ECE or metrics["accuracy"] < SEVERE_ACCURACY
     return tuple(
         Violation(
-            _violation_type(v.threshold.metric),
+            _violation_type(missed.metric),
             "high" if severe else "medium",
-            v.threshold.metric,
-            v.actual,
-            v.threshold.value,
-            v.threshold.key,
+            missed.metric,
+            missed.actual,
+            missed.threshold,
+            missed.key,
         )
-        for v in trained.verdicts
-        if not v.passed
+        for missed in trained.missed
     )
 
 
@@ -242,12 +235,11 @@ def _rng(seed: int, *parts: str) -> np.random.Generator:
     return np.random.default_rng([seed, *(zlib.crc32(part.encode()) for part in parts)])
 
 
-def _predictions(cohort: CohortResult, metrics: MetricsConfig) -> Predictions:
+def _predictions(cohort: CohortEvaluation, metrics: MetricsConfig) -> Predictions:
     """The cohort's validation labels and probabilities, with its metric conventions."""
-    probabilities = cohort.model.predict_proba(cohort.split.X_val)[:, 1]
     return Predictions(
-        np.asarray(cohort.split.y_val),
-        np.asarray(probabilities, dtype=np.float64),
+        np.asarray(cohort.labels),
+        np.asarray(cohort.probabilities, dtype=np.float64),
         metrics.decision_threshold,
         metrics.ece_bins,
         metrics.ece_confidence,
@@ -262,7 +254,7 @@ def _trained_group(
     label: str,
     run_id: str,
     finished: str,
-    cohort: CohortResult,
+    cohort: CohortEvaluation,
     intervals: Mapping[str, tuple[float, float] | None],
     errors: Mapping[str, float | None],
 ) -> Group:
@@ -274,13 +266,13 @@ def _trained_group(
         run_id=run_id,
         recorded_at=finished,
         this_run=True,
-        samples=int(cohort.metrics["samples"]),
+        samples=cohort.samples,
         metrics={m: _plain(cohort.metrics[m]) for m in METRICS},
         intervals=intervals,
         standard_errors=errors,
         model_type=cohort.model_type,
-        data_source=cohort.dataset.label,
-        fallback=cohort.dataset.fallback_reason is not None,
+        data_source=cohort.data_label,
+        fallback=cohort.fallback,
         promoted=cohort.promoted,
         violations=gate_violations(cohort),
     )

@@ -17,7 +17,8 @@ from typing import Any
 
 from nethical_runner import __version__
 from nethical_runner._files import atomic_write_json
-from nethical_runner.drift.result import Comparison, DriftFailure, DriftResult, Drop, Group
+from nethical_runner.drift.comparison import Comparison, Drop
+from nethical_runner.drift.result import DriftFailure, DriftResult, Group
 from nethical_runner.drift.slices import describe
 from nethical_runner.drift.stats import METRICS, PERCENTILE_METHOD
 from nethical_runner.drift.text import drop_text, spread_text

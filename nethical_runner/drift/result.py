@@ -11,14 +11,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from nethical_runner.drift.comparison import Comparison, Drop, Interval
 from nethical_runner.drift.declared import DriftCheck
-from nethical_runner.drift.stats import SpreadStats, Status, judge, spread
+from nethical_runner.drift.stats import judge
 from nethical_runner.drift.text import drop_text, spread_text
 from nethical_runner.spec.config import DriftConfig, SliceConfig
-
-Interval = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -66,60 +63,6 @@ class Group:
             "promoted": self.promoted,
             "violations": [asdict(v) for v in self.violations],
         }
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One metric across groups: the cohorts, or the slices of one cohort."""
-
-    metric: str
-    values: Mapping[str, float | None]
-    samples: Mapping[str, int]
-    not_judged: Mapping[str, str]  # label -> why it is reported and not compared
-    stats: SpreadStats | None  # None with fewer than two groups to compare
-    limit: float | None
-    status: Status | None  # None without a limit or without two groups
-
-    @property
-    def judged(self) -> tuple[str, ...]:
-        return tuple(label for label in self.values if label not in self.not_judged)
-
-    @classmethod
-    def of(
-        cls,
-        metric: str,
-        values: Mapping[str, float | None],
-        samples: Mapping[str, int],
-        not_judged: Mapping[str, str],
-        draws: Mapping[str, Mapping[str, np.ndarray]],
-        limit: float | None,
-        confidence: float,
-    ) -> Comparison:
-        """The spread of ``metric`` over the groups that can be judged (from each one's
-        resampled values in ``draws``), and its status against ``limit``."""
-        judged = {k: v for k, v in values.items() if k not in not_judged and v is not None}
-        stats = None
-        if len(judged) >= 2:
-            stats = spread(judged, {k: draws[k][metric] for k in judged}, metric, confidence)
-        status = None
-        if stats is not None and limit is not None:
-            status = judge(stats.spread, limit, stats.interval)
-        return cls(metric, dict(values), dict(samples), dict(not_judged), stats, limit, status)
-
-
-@dataclass(frozen=True)
-class Drop:
-    """One cohort's metric against its baseline, the same cohort in an earlier run."""
-
-    cohort: str
-    metric: str
-    baseline_run: str
-    before: float | None
-    after: float | None
-    change: float | None  # how much worse: a fall, or a rise for ece; None when undefined
-    interval: Interval | None
-    limit: float | None
-    status: Status | None
 
 
 @dataclass(frozen=True)

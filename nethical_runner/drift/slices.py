@@ -13,7 +13,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from nethical_runner.drift.result import Comparison, SliceResult
+from nethical_runner.drift.comparison import Comparison
+from nethical_runner.drift.result import SliceResult
 from nethical_runner.drift.stats import (
     METRICS,
     RESAMPLES,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from nethical_runner.drift.stats import judge
 
 if TYPE_CHECKING:
-    from nethical_runner.drift.result import Comparison, Drop
+    from nethical_runner.drift.comparison import Comparison, Drop
 
 
 def spread_text(comparison: Comparison, limit: float | None, across: str, level: float) -> str:

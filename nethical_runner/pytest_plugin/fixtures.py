@@ -15,9 +15,9 @@ from nethical_runner.audit.trail import AuditTrail
 from nethical_runner.checks.check import cohort_result
 from nethical_runner.drift import DriftFailure, DriftResult
 from nethical_runner.pytest_plugin.items import SESSION_KEY
+from nethical_runner.run.loading import load_spec
 from nethical_runner.run.pipeline import SpecResult
 from nethical_runner.sla.measure import SlaResult
-from nethical_runner.spec import load_spec
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +63,8 @@ def audit_log(
     this session: its ``events()``, ``verify()`` of the whole log, ``prove(index)``."""
 
     def trail_of(spec_path: str | Path) -> AuditTrail:
-        return AuditTrail.of(training_result(spec_path))
+        result = training_result(spec_path)
+        return AuditTrail.of(result.audit, result.spec.path)
 
     return trail_of
 

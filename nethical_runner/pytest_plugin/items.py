@@ -20,8 +20,9 @@ from nethical_runner.checks.check import Check
 from nethical_runner.checks.collect import collect_checks
 from nethical_runner.checks.outcome import Outcome
 from nethical_runner.pytest_plugin.session import TrainingSession
+from nethical_runner.run.loading import load_spec
 from nethical_runner.run.pipeline import SpecResult
-from nethical_runner.spec import Spec, SpecError, load_spec
+from nethical_runner.spec import Spec, SpecError
 from nethical_runner.spec.yaml_source import Problem, format_key
 
 SESSION_KEY = pytest.StashKey[TrainingSession]()

@@ -153,7 +153,7 @@ def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path)
         record["error"] = trained.reason
         return record
     dataset = trained.dataset
-    probabilities = trained.model.predict_proba(trained.split.X_val)[:, 1]
+    probabilities = trained.validation_probabilities
     bins = reliability_bins(
         trained.split.y_val,
         probabilities,

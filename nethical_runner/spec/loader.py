@@ -3,13 +3,15 @@
 Validation runs at collection, before anything trains, and reports every problem of a file at
 once, each as ``file:line:col: key.path: message``. Cohort overrides are merged into the base
 spec and validated as a whole, and an error inside an override points at the override's line.
+A layer above adds the rules that need more than the spec as :data:`SpecRule` functions, whose
+problems are reported with the file's own (see :mod:`nethical_runner.run.loading`).
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -18,8 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from nethical_runner.models import REGISTRY, build_model
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES, EstimatorError
-from nethical_runner.run.validation import drift_problems
 from nethical_runner.spec.config import DriftConfig, RunConfig, SliceConfig, SpecDocument
+from nethical_runner.spec.drift_rules import drift_problems
 from nethical_runner.spec.yaml_source import (
     Document,
     KeyPath,
@@ -73,6 +75,10 @@ class Spec:
         return next(c for c in self.cohorts if c.id == cohort_id)
 
 
+SpecRule = Callable[[Spec], Iterable[tuple[KeyPath, str]]]
+"""A rule checked once a spec is otherwise valid: its problems as (key path, message)."""
+
+
 @dataclass(frozen=True)
 class _Context:
     """What every check of one file needs to turn a key path into a located problem."""
@@ -95,12 +101,14 @@ def load_spec(
     path: Path,
     estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES,
     root: Path | None = None,
+    rules: Sequence[SpecRule] = (),
 ) -> Spec:
     """Read and validate ``path``; raise :class:`SpecError` with every problem found.
 
     ``estimator_prefixes`` are the module prefixes a ``sklearn`` model may import from, and
     ``root`` the project root that data paths are relative to (the working directory when
-    absent): the caller's configuration decides both, never the spec.
+    absent): the caller's configuration decides both, never the spec. ``rules`` are checked
+    too, once the spec is otherwise valid.
     """
     try:
         raw = read_spec_bytes(path)  # once, bounded: the hash is of the bytes that were parsed
@@ -110,7 +118,7 @@ def load_spec(
     except SpecSyntaxError as error:
         raise SpecError(error.problems) from None
     digest = hashlib.sha256(raw).hexdigest()
-    return build_spec(path, document, digest, estimator_prefixes, root or Path.cwd())
+    return build_spec(path, document, digest, estimator_prefixes, root or Path.cwd(), rules)
 
 
 def build_spec(
@@ -119,6 +127,7 @@ def build_spec(
     sha256: str,
     estimator_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES,
     root: Path | None = None,
+    rules: Sequence[SpecRule] = (),
 ) -> Spec:
     """Validate an already parsed document (also used by the CLI for flag-built specs)."""
     data = document.data
@@ -158,14 +167,16 @@ def build_spec(
         if problems:
             raise SpecError(problems)
         cohorts.append(Cohort(DEFAULT_COHORT, config, ()))
-    for key, message in drift_problems(parsed.drift, parsed.slices, cohorts, estimator_prefixes):
-        problems.append(context.problem(key, message))
-    if problems:
-        raise SpecError(problems)
-    return Spec(
+    spec = Spec(
         path, parsed.name, tuple(cohorts), document, sha256, estimator_prefixes,
         root or Path.cwd(), parsed.drift, tuple(parsed.slices),
     )  # fmt: skip
+    across = drift_problems(spec.drift, spec.slices, len(spec.cohorts))
+    for rule in rules:
+        across.extend(rule(spec))
+    if across:
+        raise SpecError([context.problem(key, message) for key, message in across])
+    return spec
 
 
 def _declared_cohorts(data: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:

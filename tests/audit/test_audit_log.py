@@ -26,7 +26,11 @@ from nethical_runner.audit.log import AuditLogError, append_events
 from nethical_runner.audit.recorder import AuditRecorder
 from nethical_runner.audit.signing import key_from_env
 from nethical_runner.audit.verify import VerifyReport, verify
-from nethical_runner.run.pipeline import CohortResult, RunSettings, SpecResult, run_spec
+from nethical_runner.drift import DriftResult
+from nethical_runner.run import audit_observer
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import CohortResult, SpecResult
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import Spec, load_spec
 
 EVENT_TYPES = [
@@ -164,9 +168,8 @@ def test_chunks_keep_the_seed_fields_and_store_each_leaf_byte_exact(tmp_path: Pa
 def test_non_ascii_text_round_trips_to_the_same_leaf_bytes(tmp_path: Path) -> None:
     recorder = AuditRecorder(tmp_path / "log", run_id="r", spec_name="s")
     recorder.record("note", None, text="Grüße, naïve café ✓")
-    spec = make_spec(tmp_path)
-    receipt = recorder.finish(spec, {})
-    assert receipt is not None and receipt.error is None
+    receipt = recorder.finish({})
+    assert receipt.error is None
     report = verify(tmp_path / "log")
     assert report.ok, report.render()
     assert json.loads(report.leaves[0])["text"] == "Grüße, naïve café ✓"
@@ -258,9 +261,26 @@ def test_recording_refuses_envelope_fields_and_values_json_cannot_hold(tmp_path:
         recorder.record("x", None, value=float("nan"))
     with pytest.raises(ValueError, match="cannot be stored"):
         recorder.record("x", None, value=object())
-    disabled = AuditRecorder.disabled()
-    disabled.record("x", None, value=object())  # off: nothing is built or checked
-    assert disabled.finish(make_spec(tmp_path), {}) is None
+
+
+def test_a_run_without_audit_records_nothing_and_hashes_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("audit is off: nothing is recorded or hashed")
+
+    monkeypatch.setattr(AuditRecorder, "record", refused)
+    monkeypatch.setattr(audit_observer, "file_sha256", refused)
+    path = tmp_path / "plain.yaml"
+    path.write_text(
+        "version: 1\nname: plain\nmodel: {type: heuristic}\ndata: {samples: 200}\n"
+        "sla: {}\nslices: [{id: s, where: {column: violation_count, between: [0, 0.5]}}]\n"
+    )
+    result = train(load_spec(path), tmp_path / "out")
+    (cohort,) = result.cohorts.values()
+    assert isinstance(cohort, CohortResult) and cohort.sla is not None
+    assert isinstance(result.drift, DriftResult)
+    assert result.audit is None
 
 
 # --- crashes and concurrency -------------------------------------------------------------------
@@ -305,7 +325,7 @@ def test_a_writer_refuses_to_append_to_a_tampered_log(tmp_path: Path) -> None:
     with pytest.raises(AuditLogError, match=r"refusing to append.*audit verify"):
         append_run(log, "late")
     recorder = AuditRecorder(log, run_id="r", spec_name="s")
-    receipt = recorder.finish(make_spec(tmp_path), {})
+    receipt = recorder.finish({})
     assert receipt is not None and receipt.head is None
     assert "refusing to append: the committed chunks do not match" in (receipt.error or "")
 
@@ -393,7 +413,7 @@ def test_no_secret_reaches_any_output_file(tmp_path: Path, monkeypatch: pytest.M
 
     recorder = AuditRecorder(tmp_path / "out" / "audit", run_id="r2", spec_name="audited")
     recorder.record("note", None, error=f"request failed: 401 for key {FAKE_KAGGLE_KEY}")
-    assert recorder.finish(spec, {}) is not None
+    assert recorder.finish({}).error is None
 
     files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert any(p.suffix == ".npz" for p in files) and any("chunk_" in p.name for p in files)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nethical_runner.spec import SpecError, load_spec
+from nethical_runner.run.loading import load_spec
+from nethical_runner.spec import SpecError
 
 BASE = """\
 version: 1

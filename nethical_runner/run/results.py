@@ -1,0 +1,63 @@
+"""What a spec run produced, cohort by cohort: what every check and every report reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nethical_runner.audit.recorder import AuditReceipt
+from nethical_runner.data import Dataset, Split
+from nethical_runner.drift import DriftFailure, DriftResult
+from nethical_runner.metrics.gate import Verdict
+from nethical_runner.models import Model
+from nethical_runner.sla.measure import SlaResult
+from nethical_runner.spec import Spec
+
+
+@dataclass
+class CohortResult:
+    """What one cohort's training produced: enough for every check and every report."""
+
+    spec_name: str
+    cohort_id: str
+    model_type: str
+    dataset: Dataset
+    split: Split
+    model: Model
+    # The positive-class probability of every validation row, predicted once: the metrics,
+    # the reliability report and drift all read these instead of predicting again.
+    validation_probabilities: np.ndarray
+    metrics: dict[str, Any]
+    verdicts: list[Verdict]
+    promoted: bool
+    model_path: Path
+    metrics_path: Path
+    stage_ms: dict[str, float]
+    sla: SlaResult | None = None
+    cached: bool = False  # served from the result cache instead of trained in this run
+
+    def context(self) -> str:
+        """``cohort alpha, 2000 samples, synthetic data`` for messages."""
+        samples = self.metrics["samples"]
+        return f"cohort {self.cohort_id}, {samples} samples, {self.dataset.label} data"
+
+
+@dataclass(frozen=True)
+class CohortFailure:
+    """A cohort that could not be trained; every check of it fails with this reason."""
+
+    cohort_id: str
+    reason: str
+    details: str
+
+
+@dataclass
+class SpecResult:
+    spec: Spec
+    run_id: str
+    cohorts: dict[str, CohortResult | CohortFailure]
+    audit: AuditReceipt | None = None  # where the run's audit events went, when enabled
+    drift: DriftResult | DriftFailure | None = None  # when the spec declares drift or slices

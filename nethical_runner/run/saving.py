@@ -1,0 +1,97 @@
+"""Saving a trained cohort: its model and metrics record, never overwriting one already there."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nethical_runner import __version__
+from nethical_runner._files import atomic_write_json
+from nethical_runner.data import Dataset
+from nethical_runner.metrics.gate import Verdict
+from nethical_runner.models import Model
+from nethical_runner.run.settings import RunSettings
+from nethical_runner.spec import Cohort, Spec
+
+
+def save_cohort(
+    spec: Spec,
+    cohort: Cohort,
+    settings: RunSettings,
+    model: Model,
+    dataset: Dataset,
+    metrics: dict[str, Any],
+    verdicts: list[Verdict],
+    promoted: bool,
+    extra: dict[str, Any],
+) -> tuple[Path, Path]:
+    """Write model and metrics under ``models/current`` or ``models/candidates``.
+
+    File names carry the run id, so nothing already there is ever overwritten; a promotion also
+    replaces (atomically) the ``.latest.json`` pointer to the newest promoted model. When a
+    write fails (a full disk), the files this call already wrote are removed again, so a cohort
+    that failed leaves no model among the promoted ones.
+    """
+    folder = settings.out_dir / "models" / ("current" if promoted else "candidates")
+    stem = f"{spec.name}__{cohort.id}__{cohort.config.model.type}"
+    model_path = folder / f"{stem}_model_{settings.run_id}.npz"
+    metrics_path = folder / f"{stem}_metrics_{settings.run_id}.json"
+    record = {
+        "spec": spec.name,
+        "spec_path": str(spec.path),
+        "spec_sha256": spec.sha256,
+        "cohort": cohort.id,
+        "model_type": cohort.config.model.type,
+        "run_id": settings.run_id,
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "nethical_runner_version": __version__,
+        "config": cohort.config.model_dump(mode="json"),
+        "data": {
+            "source": dataset.label,
+            "description": dataset.description,
+            "rows": dataset.rows,
+            "sha256": dataset.fingerprint,
+            "features": list(dataset.feature_names),
+        },
+        "promoted": promoted,
+        "gate": [
+            {
+                "key": v.threshold.key,
+                "threshold": v.threshold.value,
+                "actual": v.actual,
+                "passed": v.passed,
+            }
+            for v in verdicts
+        ],
+        **extra,
+        "model_file": model_path.name,
+        **{k: _plain(v) for k, v in metrics.items()},
+    }
+    try:
+        model.save(
+            model_path,
+            metadata={"spec": spec.name, "cohort": cohort.id, "run": settings.run_id},
+        )
+        atomic_write_json(metrics_path, record)
+        if promoted:
+            pointer = folder / f"{spec.name}__{cohort.id}.latest.json"
+            atomic_write_json(
+                pointer,
+                {
+                    "model": model_path.name,
+                    "metrics": metrics_path.name,
+                    "run_id": settings.run_id,
+                },
+            )
+    except BaseException:
+        for written in (model_path, metrics_path):
+            written.unlink(missing_ok=True)
+        raise
+    return model_path, metrics_path
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
