@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,9 +31,9 @@ CHUNKS_DIR = "chunks"
 HEADS_DIR = "heads"
 SUMMARIES_DIR = "summaries"
 LATEST_SUMMARY = "training_summary.json"
-CHUNK_FORMAT = "nethical-audit-chunk/1"
-HEAD_FORMAT = "nethical-audit-head/1"
-SIGNATURE_ALGORITHM = "hmac-sha256"
+CHUNK_FORMAT: Final = "nethical-audit-chunk/1"
+HEAD_FORMAT: Final = "nethical-audit-head/1"
+SIGNATURE_ALGORITHM: Final = "hmac-sha256"
 
 _CHUNK_NAME = re.compile(r"^chunk_(\d+)\.json$")
 _HEAD_NAME = re.compile(r"^head_(\d+)\.json$")
@@ -153,6 +153,9 @@ def _numbered(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+_FileRecord = TypeVar("_FileRecord", Chunk, TreeHead)
+
+
 def read_chunk(path: Path) -> Chunk:
     return _read(path, Chunk)
 
@@ -161,7 +164,7 @@ def read_head(path: Path) -> TreeHead:
     return _read(path, TreeHead)
 
 
-def _read(path: Path, model: type[Chunk] | type[TreeHead]) -> Chunk | TreeHead:
+def _read(path: Path, model: type[_FileRecord]) -> _FileRecord:
     try:
         raw = path.read_bytes()
     except OSError as error:

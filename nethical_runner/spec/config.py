@@ -6,7 +6,7 @@ quoted number is an error at collection rather than a check that silently never 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,7 +23,10 @@ from nethical_runner.spec.regression import RegressionConfig
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=64)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-ModelType = Literal[tuple(REGISTRY)]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    ModelType = str
+else:  # the registered names, as an enum in the JSON Schema and a closed set in validation
+    ModelType = Literal[tuple(REGISTRY)]
 
 
 class Section(BaseModel):
@@ -144,7 +147,7 @@ class DataConfig(Section):
 
     def consistency_problems(self) -> list[tuple[tuple[str, ...], str]]:
         """Rules across keys, as (key path inside ``data``, message)."""
-        problems = []
+        problems: list[tuple[tuple[str, ...], str]] = []
         for source in ("csv", "kaggle"):
             if self.source == source and getattr(self, source) is None:
                 problems.append(((), f"source {source} needs a {source} section"))

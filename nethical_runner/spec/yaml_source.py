@@ -267,16 +267,13 @@ class _Builder:
                 self._problem(key_node, key, f"key {key_node.value!r} must be a string (quote it)")
                 continue
             name = key_node.value
-            if (*key, name) in self.key_marks:
-                first = self.key_marks[(*key, name)]
-                self._problem(
-                    key_node,
-                    (*key, name),
-                    f"duplicate key (first defined on line {first.line})",
-                )
+            path: KeyPath = (*key, name)
+            if path in self.key_marks:
+                first = self.key_marks[path]
+                self._problem(key_node, path, f"duplicate key (first defined on line {first.line})")
                 continue
-            self.key_marks[(*key, name)] = _mark(key_node)
-            value = self.build(value_node, (*key, name))
+            self.key_marks[path] = _mark(key_node)
+            value = self.build(value_node, path)
             if value is not _REFUSED:
                 result[name] = value
         return result
