@@ -30,7 +30,7 @@ from nethical_runner.data import (
 from nethical_runner.drift import DriftResult, track_drift
 from nethical_runner.metrics.classification import classification_metrics
 from nethical_runner.metrics.gate import decide
-from nethical_runner.models import Model, ReadsText, TrainsFromChunks, build_model, load_model
+from nethical_runner.models import Model, ReadsText, TrainsFromChunks, load_model
 from nethical_runner.run.adapters import drift_input
 from nethical_runner.run.audit_observer import AuditObserver
 from nethical_runner.run.cache import CachedTraining, cache_key
@@ -92,9 +92,7 @@ def train_cohort(
 ) -> CohortResult:
     config = cohort.config
     observer.training_started(spec, cohort)
-    model = build_model(
-        config.model.type, config.model.params, config.model.estimator, spec.estimator_prefixes
-    )
+    model = cohort.new_model()
     stage_ms: dict[str, float] = {}
     with ExitStack() as stack:
         with _timed(stage_ms, "data_load"):

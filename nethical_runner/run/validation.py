@@ -10,9 +10,7 @@ from __future__ import annotations
 import difflib
 
 from nethical_runner.data import synthetic
-from nethical_runner.models import build_model
-from nethical_runner.spec import Spec
-from nethical_runner.spec.config import RunConfig
+from nethical_runner.spec.loader import Cohort, Spec
 from nethical_runner.spec.yaml_source import KeyPath
 
 
@@ -28,7 +26,7 @@ def slice_column_problems(spec: Spec) -> list[tuple[KeyPath, str]]:
 
 def _column_problem(column: str, spec: Spec) -> str | None:
     for cohort in spec.cohorts:
-        names = known_feature_names(cohort.config, spec.estimator_prefixes)
+        names = known_feature_names(cohort)
         if names is not None and column not in names:
             close = difflib.get_close_matches(column, names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"features: {', '.join(names)}"
@@ -36,20 +34,12 @@ def _column_problem(column: str, spec: Spec) -> str | None:
     return None
 
 
-def known_feature_names(
-    config: RunConfig, estimator_prefixes: tuple[str, ...]
-) -> tuple[str, ...] | None:
+def known_feature_names(cohort: Cohort) -> tuple[str, ...] | None:
     """The feature columns a cohort will train on, when known without reading data: the
-    synthetic generator's names, or the listed ``features`` of a table. None otherwise (the
-    columns are then checked when the data is loaded)."""
-    data = config.data
+    synthetic generator's names for its model, or the listed ``features`` of a table. None
+    otherwise (the columns are then checked when the data is loaded)."""
+    data = cohort.config.data
     table = data.csv if data.source == "csv" else data.kaggle if data.source == "kaggle" else None
     if table is not None:
         return tuple(table.features) if table.features else None
-    try:
-        model = build_model(
-            config.model.type, config.model.params, config.model.estimator, estimator_prefixes
-        )
-    except Exception:  # reported by the model's own validation
-        return None
-    return synthetic.feature_names(model.synthetic_kind(model.params))
+    return synthetic.feature_names(cohort.model.synthetic_kind(cohort.model.params))

@@ -18,7 +18,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from nethical_runner.models import REGISTRY, build_model
+from nethical_runner.models import REGISTRY, Model, build_model
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES, EstimatorError
 from nethical_runner.spec.config import DriftConfig, RunConfig, SliceConfig, SpecDocument
 from nethical_runner.spec.drift_rules import drift_problems
@@ -52,6 +52,11 @@ class Cohort:
     id: str
     config: RunConfig
     origin: KeyPath  # where the cohort is declared, () for the implicit default cohort
+    model: Model  # untrained, built (and so validated) once at collection
+
+    def new_model(self) -> Model:
+        """A fresh, untrained copy for one run: models learn in place."""
+        return type(self.model)(self.model.params)
 
 
 @dataclass(frozen=True)
@@ -138,10 +143,13 @@ def build_spec(
     problems = list(document.problems)
     parsed = _validate(SpecDocument, data, (), context, problems)
     base = {key: value for key, value in data.items() if key not in SPEC_LEVEL_KEYS}
-    _check_model(base, (), context, problems)
+    declared = _declared_cohorts(data)
+    # Each cohort's model is built once here, and kept: it is what the cohort will train
+    # (a fresh copy per run). Without declared cohorts the base is the one cohort.
+    base_model = None if declared else _check_model(base, (), context, problems)
     cohorts: list[Cohort] = []
     first_use: dict[str, int] = {}
-    for index, override in _declared_cohorts(data):
+    for index, override in declared:
         origin: KeyPath = ("cohorts", index)
         cohort_id = override["id"]
         if cohort_id in first_use:
@@ -153,20 +161,20 @@ def build_spec(
         merged = _merge(base, {k: v for k, v in override.items() if k != "id"})
         found: list[Problem] = []
         config = _validate(RunConfig, merged, origin, context, found)
-        _check_model(merged, origin, context, found)
+        model = _check_model(merged, origin, context, found)
         if config is not None:
             _check_consistency(config, origin, context, found)
         problems.extend(p for p in found if p not in problems)
-        if config is not None and not found:
-            cohorts.append(Cohort(cohort_id, config, origin))
+        if config is not None and model is not None and not found:
+            cohorts.append(Cohort(cohort_id, config, origin, model))
     if problems or parsed is None:
         raise SpecError(problems)
     if not parsed.cohorts:
         config = RunConfig.model_validate(base)
         _check_consistency(config, (), context, problems)
-        if problems:
+        if problems or base_model is None:
             raise SpecError(problems)
-        cohorts.append(Cohort(DEFAULT_COHORT, config, ()))
+        cohorts.append(Cohort(DEFAULT_COHORT, config, (), base_model))
     spec = Spec(
         path, parsed.name, tuple(cohorts), document, sha256, estimator_prefixes,
         root or Path.cwd(), parsed.drift, tuple(parsed.slices),
@@ -224,20 +232,20 @@ def _check_model(
     origin: KeyPath,
     context: _Context,
     problems: list[Problem],
-) -> None:
+) -> Model | None:
     """Model parameters are validated by the chosen type itself (its pydantic parameter model,
     or scikit-learn's own checks for ``sklearn``)."""
     model = config.get("model")
     if not isinstance(model, Mapping) or not isinstance(model.get("type"), str):
-        return  # the schema already reports a missing type or one that is not a name
+        return None  # the schema already reports a missing type or one that is not a name
     if model["type"] not in REGISTRY:
-        return  # and an unknown one
+        return None  # and an unknown one
     params, estimator = model.get("params", {}), model.get("estimator")
     if not isinstance(params, Mapping) or not isinstance(estimator, str | None):
-        return
+        return None
     model_class = REGISTRY[model["type"]]
     try:
-        build_model(model["type"], dict(params), estimator, context.estimator_prefixes)
+        return build_model(model["type"], dict(params), estimator, context.estimator_prefixes)
     except ValidationError as error:
         for detail in error.errors(include_url=False):
             loc = ("model", "params", *detail["loc"])
@@ -255,6 +263,7 @@ def _check_model(
     except ValueError as error:
         where = _located(context, origin, ("model", "estimator"))
         problems.append(context.problem(where, str(error)))
+    return None
 
 
 def _check_consistency(
