@@ -5,7 +5,7 @@
 <audit dir>/heads/head_000001.json      the tree head signed off after that run
 ```
 
-A chunk keeps the seed's fields (``chunk_id``, ``merkle_root``, ``created_at``,
+A chunk keeps the old script's fields (``chunk_id``, ``merkle_root``, ``created_at``,
 ``finalized_at``, ``event_count``, ``events``). Each event is stored as the exact canonical JSON
 text that was hashed into the tree, so verification rehashes those bytes rather than a
 re-serialisation that could differ. ``leaf_hashes`` repeats each event's leaf hash so that a

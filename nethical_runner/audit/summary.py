@@ -1,8 +1,9 @@
-"""``training_summary.json``: the seed's per-run summary, tied to the tree head that logged it.
+"""``training_summary.json``: the old script's per-run summary, tied to the tree head that
+logged it.
 
-One summary per trained cohort (the seed trained one model per run), under
+One summary per trained cohort (the old script trained one model per run), under
 ``summaries/training_summary_<spec>__<cohort>_<run>.json``, and a copy of the newest as
-``training_summary.json``. Each keeps the seed's fields (``merkle_root``, ``model_type``,
+``training_summary.json``. Each keeps the old script's fields (``merkle_root``, ``model_type``,
 ``promoted``, ``metrics``, ``timestamp``) and names its head (``head``, ``tree_size``), so a
 summary is also a receipt: ``verify`` checks that the head it names is still in the log.
 """

@@ -1,4 +1,4 @@
-"""``nethical-runner``: the seed script's command line, plus spec validation and the schema.
+"""``nethical-runner``: the old script script's command line, plus spec validation and the schema.
 
 ``train`` accepts every flag of ``train_any_model.py`` with the same defaults and builds an
 in-memory spec from them, so the command line and ``pytest specs/`` run the same pipeline.
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--audit-path",
         type=Path,
         default=None,
-        help="audit log folder (default: <out>/audit, the seed's training_audit_logs moved "
+        help="audit log folder (default: <out>/audit, the old script's training_audit_logs moved "
         "under the output root)",
     )
     drift = train.add_argument_group("drift tracking")
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="drift report and history folder; runs into the same folder are compared (default: "
-        "<out>/drift, the seed's training_drift_reports moved under the output root)",
+        "<out>/drift, the old script's training_drift_reports moved under the output root)",
     )
     drift.add_argument(
         "--cohort-id", default=None, help="cohort id (default: {model-type}_{timestamp})"
@@ -100,14 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     sla.add_argument(
         "--enable-sla-monitoring",
         action="store_true",
-        help="time predictions against the seed's SLA: p95 220, p99 500, avg 100 ms",
+        help="time predictions against the old script's SLA: p95 220, p99 500, avg 100 ms",
     )
     sla.add_argument(
         "--sla-report-dir",
         type=Path,
         default=None,
-        help="SLA report folder (default: <out>/sla, the seed's training_sla_reports moved under "
-        "the output root)",
+        help="SLA report folder (default: <out>/sla, the old script's training_sla_reports moved "
+        "under the output root)",
     )
     _add_run_options(
         train,
@@ -257,7 +257,7 @@ def _model_types(args: argparse.Namespace) -> list[str]:
 
 
 def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
-    """The spec the seed's flags describe, validated exactly like a spec file."""
+    """The spec the old script's flags describe, validated exactly like a spec file."""
     cohort_id = args.cohort_id or f"{model_type}_{datetime.now():%Y%m%d_%H%M%S}"
     raw: dict[str, Any] = {
         "version": 1,
@@ -268,7 +268,7 @@ def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
         "cohorts": [{"id": cohort_id}],
     }
     if args.enable_sla_monitoring:
-        raw["sla"] = {}  # the seed's targets
+        raw["sla"] = {}  # the old script's targets
     if args.enable_audit:
         raw["audit"] = {"enabled": True}
     if args.enable_drift_tracking:

@@ -48,7 +48,7 @@ _BLOCK_ROWS = 65_536
 
 
 def risk_features(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:
-    """The seed's five risk scores, uniform in [0, 1); positive when violation_count +
+    """The old script's five risk scores, uniform in [0, 1); positive when violation_count +
     severity_max > 1 after logistic noise of scale ``label_noise``: rows near the boundary get
     uncertain labels while the true probability stays a smooth function a model can match."""
     X = rng.random((samples, len(RISK_FEATURES)))
@@ -57,8 +57,8 @@ def risk_features(samples: int, label_noise: float, rng: np.random.Generator) ->
 
 
 def correlation_features(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:
-    """The seed's multi-agent features with its three attack patterns (escalating, coordinated,
-    distributed) against quiet normal activity, plus what makes the problem real: busy but
+    """The old script's multi-agent features with its three attack patterns (escalating,
+    coordinated, distributed) against quiet normal activity, plus what makes the problem real: busy but
     benign bursts that look like attacks, low-and-slow attacks that look normal (a share of
     ``4 * label_noise`` each), and multiplicative jitter on every value."""
     y = (rng.random(samples) < 0.35).astype(np.int64)

@@ -82,7 +82,7 @@ def _one_line(error: Exception) -> str:
 def choose_columns(
     frame: pd.DataFrame, config: TableConfig, shown: str, header: list[str] | None
 ) -> tuple[list[str], str]:
-    """Feature columns and label column, as declared or by the seed's rule."""
+    """Feature columns and label column, as declared or by the old script's rule."""
     duplicated = _duplicated(frame, header)
     if duplicated:
         names = ", ".join(_name(column) for column in duplicated)

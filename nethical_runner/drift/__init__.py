@@ -3,7 +3,7 @@
 ``declared`` lists what a spec asks for, ``inputs`` is what a run hands over of each trained
 cohort, ``measure`` measures a run (with ``stats`` for the bootstrap, ``slices`` for evaluation
 slices and ``history`` for earlier runs), ``comparison`` holds spreads and drops, ``result``
-judges each check, and ``report`` writes the seed's JSON report.
+judges each check, and ``report`` writes the old script's JSON report.
 """
 
 from nethical_runner.drift.declared import DriftCheck, declared_checks

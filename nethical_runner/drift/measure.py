@@ -1,6 +1,6 @@
 """Measure a run's drift once all cohorts of a spec have trained, then report and record it.
 
-The seed built a fresh reporter in every run that only ever saw its own cohort, so its reports
+The old script built a fresh reporter in every run that only ever saw its own cohort, so its reports
 always said "Insufficient cohorts" and could never find drift. Here everything there is to
 compare is compared:
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from nethical_runner.spec import Spec
     from nethical_runner.spec.config import MetricsConfig
 
-SEVERE_ECE = 0.15  # the seed's severity rule: high above this ECE...
+SEVERE_ECE = 0.15  # the old script's severity rule: high above this ECE...
 SEVERE_ACCURACY = 0.70  # ...or below this accuracy, medium otherwise
 
 Draws = dict[str, np.ndarray]
@@ -201,8 +201,8 @@ def measure_drift(
 
 
 def gate_violations(trained: CohortEvaluation) -> tuple[Violation, ...]:
-    """One violation per missed gate threshold, typed as the seed typed promotion failures
-    (``calibration_error``, ``low_accuracy``); the seed's severity applies to all of them."""
+    """One violation per missed gate threshold, typed as the old script typed promotion failures
+    (``calibration_error``, ``low_accuracy``); the old script's severity applies to all of them."""
     metrics = trained.metrics
     severe = metrics["ece"] > SEVERE_ECE or metrics["accuracy"] < SEVERE_ACCURACY
     return tuple(

@@ -1,9 +1,9 @@
-"""The drift report: the seed's JSON structure, the numbers behind it, and recommendations.
+"""The drift report: the old script's JSON structure, the numbers behind it, and recommendations.
 
-Every field of the seed's report is kept (``report_id``, ``start_time``, ``end_time``,
+Every field of the old script's report is kept (``report_id``, ``start_time``, ``end_time``,
 ``generated_at``, ``cohorts`` with ``action_count``, ``violation_stats``, ``avg_risk_score``
 and ``risk_distribution``, ``drift_metrics`` with ``has_drift`` and ``message``, and
-``recommendations``) so that anything reading the seed's files reads these. Added: each
+``recommendations``) so that anything reading the old script's files reads these. Added: each
 cohort's metrics with intervals, each metric's spread with its worst and best cohort and a
 bootstrap interval, the comparison with the previous run, slices, and the policy applied.
 """
@@ -24,9 +24,9 @@ from nethical_runner.drift.stats import METRICS, PERCENTILE_METHOD
 from nethical_runner.drift.text import drop_text, spread_text
 from nethical_runner.spec.config import MetricBounds
 
-# Risk is 1 - accuracy, as in the seed; a cohort's one action falls in one band.
+# Risk is 1 - accuracy, as in the old script; a cohort's one action falls in one band.
 RISK_BANDS = (("low", 0.3), ("normal", 0.7), ("high", float("inf")))
-NO_DRIFT = "No significant ethical drift detected across cohorts"  # the seed's wording
+NO_DRIFT = "No significant ethical drift detected across cohorts"  # the old script's wording
 
 
 def report_id(result: DriftResult) -> str:
@@ -135,7 +135,7 @@ def _bounds(bounds: MetricBounds | None) -> dict[str, float] | None:
 
 
 def _cohort(group: Group) -> dict[str, Any]:
-    """The seed's cohort profile, one action (the validation of the cohort's model) each."""
+    """The old script's cohort profile, one action (the validation of the cohort's model) each."""
     accuracy = group.metrics["accuracy"]
     risk = None if accuracy is None else 1.0 - accuracy
     bands = dict.fromkeys((name for name, _ in RISK_BANDS), 0)

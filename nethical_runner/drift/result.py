@@ -20,7 +20,7 @@ from nethical_runner.spec.config import DriftConfig, SliceConfig
 
 @dataclass(frozen=True)
 class Violation:
-    """A missed gate threshold, as the seed recorded promotion failures."""
+    """A missed gate threshold, as the old script recorded promotion failures."""
 
     type: str  # calibration_error, low_accuracy, low_<metric>, high_brier
     severity: str  # high | medium

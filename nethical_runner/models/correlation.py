@@ -1,4 +1,5 @@
-"""Coordinated multi-agent activity: gradient-boosted trees on the seed's correlation features.
+"""Coordinated multi-agent activity: gradient-boosted trees on the old script's correlation
+features.
 
 Attacks show up as interactions (many agents *and* high time correlation, or high entropy
 variance *and* moderate similarity) that trees capture and a linear score does not. Trained

@@ -96,7 +96,7 @@ def check_properties(
 
 
 def _threshold(spec: Spec, check: Check) -> float | None:
-    """The number written at the check's key, or the default bound (the seed's gate and SLA
+    """The number written at the check's key, or the default bound (the old script's gate and SLA
     targets apply where nothing is written)."""
     value = _value_at(spec.document.data, check.key) if check.key else None
     if isinstance(value, int | float) and not isinstance(value, bool):

@@ -1,6 +1,6 @@
 """Latency SLAs: time a trained model, summarise the timings, judge them against targets.
 
-The seed took the "p95" of four stage timings. Here the default scope times what a service
+The old script took the "p95" of four stage timings. Here the default scope times what a service
 would see, ``predict_proba`` calls on validation rows, with enough calls for a percentile to mean
 something, and every number says how many samples and which percentile method it rests on. The
 seed's measure (the four stage timings as the sample) remains available as ``scope: stages``,
@@ -34,7 +34,7 @@ Clock = Callable[[], int]
 CLOCK_NAME = "time.perf_counter_ns"
 BOOTSTRAP_RESAMPLES = 2000
 _BOOTSTRAP_CHUNK = 1 << 22  # resampled values held in memory at once
-SEED_TARGETS_MS = {"p95": 220.0, "p99": 500.0, "avg": 100.0}
+SCRIPT_TARGETS_MS = {"p95": 220.0, "p99": 500.0, "avg": 100.0}
 STATISTICS = {  # statistic -> description, in report order
     "p50": "50th percentile latency",
     "p95": "95th percentile latency",
@@ -54,7 +54,7 @@ class Target:
     key: KeyPath  # where the bound is (or would be) written: ("sla", "p95_ms")
     limit_ms: float
     description: str
-    declared: bool  # False for the seed's targets, applied when a section lists none
+    declared: bool  # False for the old script's targets, applied when a section lists none
 
     @property
     def stage(self) -> str | None:
@@ -63,20 +63,21 @@ class Target:
 
     @property
     def report_name(self) -> str:
-        """The seed's naming in reports: ``p95_latency``; stage budgets as ``training_stage``."""
+        """The old script's naming in reports: ``p95_latency``; stage budgets as
+        ``training_stage``."""
         return f"{self.stage}_stage" if self.stage else f"{self.name}_latency"
 
 
 def declared_targets(config: SlaConfig) -> list[Target]:
     """The targets a section declares: latency statistics first, then stage budgets.
 
-    A section listing no latency target gets the seed's (p95 220, p99 500, avg 100 ms); one that
-    lists any gets exactly those, so a stricter p95 never meets a default p99 below it.
+    A section listing no latency target gets the old script's (p95 220, p99 500, avg 100 ms); one
+    that lists any gets exactly those, so a stricter p95 never meets a default p99 below it.
     """
     written = {
         name: limit for name in STATISTICS if (limit := getattr(config, f"{name}_ms")) is not None
     }
-    limits = written or SEED_TARGETS_MS
+    limits = written or SCRIPT_TARGETS_MS
     targets = [
         Target(name, ("sla", f"{name}_ms"), limits[name], STATISTICS[name], bool(written))
         for name in STATISTICS
@@ -93,7 +94,8 @@ def declared_targets(config: SlaConfig) -> list[Target]:
 
 
 def classify(actual_ms: float, limit_ms: float, warn_margin: float) -> Status:
-    """The seed's bands: compliant up to the target, warning up to ``warn_margin`` above it."""
+    """The old script's bands: compliant up to the target, warning up to ``warn_margin`` above
+    it."""
     if actual_ms <= limit_ms:
         return "compliant"
     if actual_ms <= limit_ms * (1.0 + warn_margin):
@@ -237,7 +239,7 @@ class SlaResult:
 
     @property
     def overall_status(self) -> Status:
-        """The worst status of any target, as the seed's report had it."""
+        """The worst status of any target, as the old script's report had it."""
         statuses = [t.status for t in self.targets] or ["compliant"]
         return max(statuses, key=_SEVERITY.__getitem__)
 

@@ -1,8 +1,8 @@
-"""SLA reports: the seed's JSON report and SLA documentation, plus a terminal summary.
+"""SLA reports: the old script's JSON report and SLA documentation, plus a terminal summary.
 
-The JSON keeps every field of the seed's report (``timestamp``, ``overall_status``, ``sla_met``,
-``p95_latency_ms``, ``p95_target_ms``, ``metrics``, ``targets``) so that anything reading the
-seed's files reads these, and adds what the seed's numbers lacked: the sample count and
+The JSON keeps every field of the old script's report (``timestamp``, ``overall_status``,
+``sla_met``, ``p95_latency_ms``, ``p95_target_ms``, ``metrics``, ``targets``) so that anything reading the
+seed's files reads these, and adds what the old script's numbers lacked: the sample count and
 percentile method behind each statistic, bootstrap intervals, per-stage timings and budgets,
 and the environment the numbers were measured in. Both files are written atomically, under
 names carrying spec, cohort and run id, so runs and parallel workers never collide.
@@ -43,7 +43,7 @@ def write_reports(result: SlaResult, folder: Path) -> SlaResult:
 
 
 def report(result: SlaResult) -> dict[str, Any]:
-    """The JSON report: the seed's fields first in meaning, then the detail they lacked."""
+    """The JSON report: the old script's fields first in meaning, then the detail they lacked."""
     p95_target = next((t.target.limit_ms for t in result.targets if t.target.name == "p95"), None)
     config = result.config
     return {
@@ -141,7 +141,7 @@ def _bootstrap(result: SlaResult) -> dict[str, Any] | None:
 
 
 def documentation(result: SlaResult) -> str:
-    """The seed's SLA documentation: targets, current performance, compliance guarantees."""
+    """The old script's SLA documentation: targets, current performance, compliance guarantees."""
     config = result.config
     band = f"{config.warn_margin * 100:g}%"
     lines = [

@@ -62,7 +62,7 @@ class TableConfig(Section):
     features: list[str] | None = Field(
         None,
         min_length=1,
-        description="Feature columns; absent: the seed's five risk features if all present, "
+        description="Feature columns; absent: the old script's five risk features if all present, "
         "else every numeric column but the label. A text column listed here becomes byte "
         "tokens (simple_transformer only).",
     )
@@ -215,7 +215,7 @@ class StageBudgets(Section):
 class SlaConfig(Section):
     """Latency targets, each an inclusive upper bound in milliseconds.
 
-    When none of p50/p95/p99/avg/max is written, the seed's targets apply (p95 220, p99 500,
+    When none of p50/p95/p99/avg/max is written, the old script's targets apply (p95 220, p99 500,
     avg 100); when any is written, exactly the written ones are checked, as for the gate.
     """
 
@@ -227,7 +227,7 @@ class SlaConfig(Section):
     scope: Literal["inference", "stages"] = Field(
         "inference",
         description="inference: latency of predict_proba calls on validation rows; stages: the "
-        "four pipeline stage timings as the seed measured them.",
+        "four pipeline stage timings as the old script measured them.",
     )
     calls: int = Field(200, ge=10, le=1_000_000, description="Timed predict calls.")
     warmup: int = Field(20, ge=0, le=1_000_000, description="Untimed calls before timing.")

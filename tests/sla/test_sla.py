@@ -13,7 +13,7 @@ import pytest
 from nethical_runner.run.pipeline import STAGES
 from nethical_runner.sla.measure import (
     PERCENTILE_METHOD,
-    SEED_TARGETS_MS,
+    SCRIPT_TARGETS_MS,
     SlaResult,
     bootstrap_intervals,
     classify,
@@ -158,7 +158,7 @@ def test_no_validation_rows_is_an_error() -> None:
 
 def test_a_section_without_targets_gets_the_seeds_and_one_with_targets_only_its_own() -> None:
     defaults = declared_targets(SlaConfig())
-    assert {t.name: t.limit_ms for t in defaults} == SEED_TARGETS_MS
+    assert {t.name: t.limit_ms for t in defaults} == SCRIPT_TARGETS_MS
     assert not any(t.declared for t in defaults)
     own = declared_targets(SlaConfig(p95_ms=1000.0, stages=StageBudgets(training_ms=5.0)))
     assert [(t.name, t.limit_ms, t.key) for t in own] == [

@@ -2,7 +2,7 @@
 
 Specs are compared by what they *mean*, not only by what is written: a section that is left
 out stands for its defaults (no ``gate`` section is ``max_ece 0.08, min_accuracy 0.85``; an
-``sla`` section without latency targets is the seed's p95/p99/avg), so replacing the default
+``sla`` section without latency targets is the old script's p95/p99/avg), so replacing the default
 gate by ``{min_accuracy: 0.8}`` reads as a lowered accuracy bar and a removed ECE check, not as
 a new threshold. Values that come from defaults are marked as such. Cohorts are matched by id,
 and a spec file that moved but kept its ``name`` is a rename, not a removal plus an addition.
@@ -29,7 +29,7 @@ from nethical_runner.report.specdiff.rules import (
     classify,
     is_threshold,
 )
-from nethical_runner.sla.measure import SEED_TARGETS_MS, STATISTICS
+from nethical_runner.sla.measure import SCRIPT_TARGETS_MS, STATISTICS
 from nethical_runner.spec import SpecError
 from nethical_runner.spec.config import RunConfig
 from nethical_runner.spec.loader import build_spec
@@ -236,16 +236,16 @@ def _normalised_sections(data: Mapping[str, Any]) -> dict[str, Any]:
         if name not in sections and name != "cohorts":
             sections[name] = raw
     if isinstance(sections.get("sla"), dict):
-        sections["sla"] = _with_seed_targets(sections["sla"])
+        sections["sla"] = _with_script_targets(sections["sla"])
     return sections
 
 
-def _with_seed_targets(sla: dict[str, Any]) -> dict[str, Any]:
-    """An sla section listing no latency target stands for the seed's targets."""
+def _with_script_targets(sla: dict[str, Any]) -> dict[str, Any]:
+    """An sla section listing no latency target stands for the old script's targets."""
     keys = [f"{name}_ms" for name in STATISTICS]
     if any(sla.get(key) is not None for key in keys):
         return sla
-    return {**sla, **{f"{name}_ms": limit for name, limit in SEED_TARGETS_MS.items()}}
+    return {**sla, **{f"{name}_ms": limit for name, limit in SCRIPT_TARGETS_MS.items()}}
 
 
 def _section_model(annotation: Any) -> type[BaseModel] | None:
