@@ -58,8 +58,8 @@ def risk_features(samples: int, label_noise: float, rng: np.random.Generator) ->
 
 def correlation_features(samples: int, label_noise: float, rng: np.random.Generator) -> Rows:
     """The old script's multi-agent features with its three attack patterns (escalating,
-    coordinated, distributed) against quiet normal activity, plus what makes the problem real: busy but
-    benign bursts that look like attacks, low-and-slow attacks that look normal (a share of
+    coordinated, distributed) against quiet normal activity, plus what makes the problem real:
+    busy but benign bursts that look like attacks, low-and-slow attacks that look normal (a share of
     ``4 * label_noise`` each), and multiplicative jitter on every value."""
     y = (rng.random(samples) < 0.35).astype(np.int64)
     # Per row: [low, high) ranges of the five features for the profile the row is drawn from.
