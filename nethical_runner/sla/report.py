@@ -4,9 +4,9 @@ The JSON keeps every field of the old script's report (``timestamp``, ``overall_
 ``sla_met``, ``p95_latency_ms``, ``p95_target_ms``, ``metrics``, ``targets``) so that anything
 reading the old script's files reads these, and adds what the old script's numbers lacked: the
 sample count and percentile method behind each statistic, bootstrap intervals, per-stage timings
-and budgets,
-and the environment the numbers were measured in. Both files are written atomically, under
-names carrying spec, cohort and run id, so runs and parallel workers never collide.
+and budgets, and the environment the numbers were measured in. Both files are written
+atomically, under names carrying spec, cohort and run id, so runs and parallel workers
+never collide.
 """
 
 from __future__ import annotations
