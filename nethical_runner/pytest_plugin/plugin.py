@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
-from nethical_runner.pytest_plugin import fixtures
+from nethical_runner.pytest_plugin import fixtures, item_reports
 from nethical_runner.pytest_plugin import reporting as reportplugin
 from nethical_runner.pytest_plugin.items import SESSION_KEY, SpecFile
 from nethical_runner.pytest_plugin.session import TrainingSession
@@ -63,6 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     keep_specs_together(config)
     config.stash[SPEC_ROOTS_KEY] = _spec_roots(config)
     config.pluginmanager.register(fixtures, "nethical-fixtures")
+    config.pluginmanager.register(item_reports, "nethical-item-reports")
     reportplugin.configure(config)
 
 
