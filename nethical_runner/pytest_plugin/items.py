@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest._code.code import ExceptionInfo, TerminalRepr
 
 from nethical_runner.checks.baseline import Baseline
 from nethical_runner.checks.check import Check
 from nethical_runner.checks.collect import collect_checks
 from nethical_runner.checks.outcome import Outcome
+from nethical_runner.pytest_plugin.compat import item_nodeid
 from nethical_runner.pytest_plugin.session import TrainingSession
 from nethical_runner.run.loading import load_spec
 from nethical_runner.run.pipeline import SpecResult
@@ -44,11 +44,13 @@ class SpecFile(pytest.File):
         self.problems: list[Problem] = []  # why the file is not a valid spec, as data
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        """A bad spec is a collection error that lists its problems, without a traceback;
+        the problems are also kept as data, for the run summary."""
         try:
             spec = self._load()
         except SpecError as error:
             self.problems = error.problems
-            raise
+            raise self.CollectError(str(error)) from error
         yield SpecNode.from_parent(self, name=spec.name, spec=spec)
 
     def _load(self) -> Spec:
@@ -59,13 +61,6 @@ class SpecFile(pytest.File):
         if owner != str(self.path):
             raise SpecError([_name_clash(spec, owner)])
         return spec
-
-    def repr_failure(
-        self, excinfo: ExceptionInfo[BaseException], style: Any = None
-    ) -> str | TerminalRepr:
-        if isinstance(excinfo.value, SpecError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
 
 
 def _shown_path(path: Path, config: pytest.Config) -> Path:
@@ -121,13 +116,9 @@ class CheckItem(pytest.Item):
 
     @classmethod
     def for_check(cls, parent: pytest.Collector, spec: Spec, check: Check) -> CheckItem:
-        """An item named ``kind[name]``; on pytest versions with structured node ids the
-        bracket is declared as parameters, as a parametrised test's would be, so that ids
-        read back from the cache (``--lf``) compare equal."""
-        parent_id = getattr(parent, "id", None)
-        if parent_id is None or isinstance(parent_id, str):
-            return cls.from_parent(parent, name=check.label, spec=spec, check=check)
-        nodeid = parent_id.child(check.kind).with_params(check.name)
+        """An item named ``kind[name]``, with its id given as a string so that it compares
+        equal to the ids ``--lf`` reads back from the cache (see :mod:`.compat`)."""
+        nodeid = item_nodeid(parent, check.label)
         return cls.from_parent(parent, name=check.label, nodeid=nodeid, spec=spec, check=check)
 
     def runtest(self) -> None:
@@ -135,24 +126,20 @@ class CheckItem(pytest.Item):
         self.outcome = outcome = self.check.judge(result)
         for name, value in outcome.properties.items():
             self.user_properties.append((name, value))
-        if outcome.skipped:  # reported at the threshold's line, as a skip mark would be
-            raise pytest.skip.Exception(outcome.message, _use_item_location=True)
+        if outcome.skipped:  # reported at the threshold's line: see item_reports
+            pytest.skip(outcome.message)
         if outcome.failed:
             raise CheckFailed(outcome.message)
         if outcome.warning:
             warnings.warn(NethicalWarning(outcome.warning), stacklevel=1)
 
-    def _where(self) -> str:
+    def failure_message(self, error: CheckFailed) -> str:
+        """What a missed threshold or a failed training reads as: no traceback, the message
+        and where the threshold is written."""
         mark = self.spec.mark_of(self.check.key)
         key = format_key(self.check.key)
-        return f"{self.spec.path}:{mark.line}:{mark.column}" + (f" ({key})" if key else "")
-
-    def repr_failure(
-        self, excinfo: ExceptionInfo[BaseException], style: Any = None
-    ) -> str | TerminalRepr:
-        if isinstance(excinfo.value, CheckFailed):
-            return f"{excinfo.value}\n  threshold at {self._where()}"
-        return super().repr_failure(excinfo)
+        where = f"{self.spec.path}:{mark.line}:{mark.column}" + (f" ({key})" if key else "")
+        return f"{error}\n  threshold at {where}"
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         """Located at the threshold's line, so editors and CI annotations jump to it."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
-from nethical_runner.pytest_plugin import fixtures
+from nethical_runner.pytest_plugin import fixtures, item_reports
 from nethical_runner.pytest_plugin import reporting as reportplugin
 from nethical_runner.pytest_plugin.items import SESSION_KEY, SpecFile
 from nethical_runner.pytest_plugin.session import TrainingSession
@@ -61,9 +61,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "nethical(kind): a check generated from a nethical-runner spec"
     )
-    keep_specs_together(config)
     config.stash[SPEC_ROOTS_KEY] = _spec_roots(config)
     config.pluginmanager.register(fixtures, "nethical-fixtures")
+    config.pluginmanager.register(item_reports, "nethical-item-reports")
+    if config.pluginmanager.hasplugin("xdist"):
+        from nethical_runner.pytest_plugin import xdist_scheduling
+
+        config.pluginmanager.register(xdist_scheduling, "nethical-xdist-scheduling")
     reportplugin.configure(config)
 
 
@@ -91,22 +95,6 @@ def _result_cache(config: pytest.Config) -> ResultCache | None:
     if cache is None or config.getoption("--nethical-no-cache"):
         return None
     return ResultCache(cache.mkdir("nethical-results"))
-
-
-def keep_specs_together(config: pytest.Config) -> None:
-    """Under pytest-xdist, schedule by file: a spec is one file, so all its items run on one
-    worker and the spec trains once. ``load`` (the default of ``-n``) and ``worksteal`` would
-    spread a spec's items and train it on several workers; the other modes already keep a file
-    together and are left alone. (``loadgroup`` would do too, but it rewrites node ids in a way
-    that pytest 9.1's structured ids no longer allow.)"""
-    if getattr(config.option, "dist", "no") in {"load", "worksteal"}:
-        config.option.dist = "loadfile"
-
-
-def pytest_report_header(config: pytest.Config) -> str | None:
-    if getattr(config.option, "dist", "no") == "loadfile":
-        return "nethical-runner: --dist loadfile, so each spec runs on one worker and trains once"
-    return None
 
 
 def _spec_roots(config: pytest.Config) -> tuple[Path, ...]:

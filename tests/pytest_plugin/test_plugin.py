@@ -194,3 +194,32 @@ def test_under_xdist_every_spec_trains_exactly_once(pytester: pytest.Pytester) -
     trained = model_files(pytester)
     assert len(trained) == 6  # two cohorts per spec, each trained on exactly one worker
     assert sorted({name.split("__")[0] for name in trained}) == ["one", "three", "two"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "scheduler"),
+    [
+        ("load", "LoadFileScheduling"),
+        ("worksteal", "LoadFileScheduling"),
+        ("loadscope", "LoadScopeScheduling"),
+        ("each", "EachScheduling"),
+    ],
+)
+def test_xdist_schedules_by_file_when_its_mode_would_spread_a_spec(
+    pytester: pytest.Pytester, mode: str, scheduler: str
+) -> None:
+    xdist_scheduler = pytest.importorskip("xdist.scheduler")
+    config = pytester.parseconfigure("-p", "xdist", "--tx", "2*popen", "--dist", mode)
+    assert config.option.dist == mode  # the option is left as given
+    made = config.hook.pytest_xdist_make_scheduler(config=config, log=None)  # as xdist asks
+    assert type(made) is getattr(xdist_scheduler, scheduler)
+
+
+def test_without_xdist_the_scheduling_hook_is_not_registered(pytester: pytest.Pytester) -> None:
+    write_spec(pytester)
+    result = pytester.runpytest("specs/", "-p", "no:xdist")
+    result.assert_outcomes(passed=4)
+    assert "each spec runs on one worker" not in result.stdout.str()
+    assert not pytester.parseconfigure("-p", "no:xdist").pluginmanager.has_plugin(
+        "nethical-xdist-scheduling"
+    )
