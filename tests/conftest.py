@@ -1,4 +1,9 @@
-"""Shared fixtures: pytester for the plugin, and a fake Kaggle the real client talks to."""
+"""Shared fixtures: pytester for the plugin, and a fake Kaggle the real client talks to.
+
+OpenMP is held to one thread for the whole session, child processes included: the tests fit
+small models, where a second thread saves nothing, and on a busy machine (or under ``-n``)
+OpenMP's spinning threads made one gradient-boosting fit take many seconds instead of a tenth.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import pytest
 from support.kaggle_server import FakeKaggle
 
 pytest_plugins = ["pytester"]
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before scikit-learn loads its OpenMP runtime
 
 USERNAME = "ci-user"
 FAKE_KEY = "fake-key-0123456789abcdef"

@@ -74,7 +74,7 @@ def test_same_seed_same_predictions_and_save_load_round_trip(
 ) -> None:
     params = TABULAR.get(model_type, {})
     kind = create_model(model_type, params).synthetic_kind(create_model(model_type, params).params)
-    X, y, _ = synthetic.generate(kind, 1500, 0.05, seed=3)
+    X, y, _ = synthetic.generate(kind, 400, 0.05, seed=3)
     first, second = fit(model_type, params, X, y), fit(model_type, params, X, y)
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
     first.save(tmp_path / "m.npz", metadata={"k": "v"})
