@@ -8,6 +8,7 @@ OpenMP's spinning threads made one gradient-boosting fit take many seconds inste
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -61,3 +62,19 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
             return server
 
         yield start
+
+
+@pytest.fixture
+def child_processes(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """Every process started through ``subprocess.Popen`` during the test, for tests that check
+    how a child ended (the Kaggle client killed at its time limit) rather than how long the
+    machine took to get there."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Recorded(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            started.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    return started
