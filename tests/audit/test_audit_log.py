@@ -393,7 +393,8 @@ def test_no_secret_reaches_any_output_file(tmp_path: Path, monkeypatch: pytest.M
 
     recorder = AuditRecorder(tmp_path / "out" / "audit", run_id="r2", spec_name="audited")
     recorder.record("note", None, error=f"request failed: 401 for key {FAKE_KAGGLE_KEY}")
-    assert recorder.finish(spec, {}) is not None
+    receipt = recorder.finish(spec, {})
+    assert receipt is not None and receipt.error is None  # the redacted event was appended
 
     files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert any(p.suffix == ".npz" for p in files) and any("chunk_" in p.name for p in files)
