@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from support.kaggle_server import zip_bytes
 
-from conftest import FAKE_KEY, Serve
+from conftest import FAKE_KEY, Serve, SpecWriter
 from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset
 from nethical_runner.run.pipeline import CohortFailure, CohortResult, RunSettings, run_spec
 from nethical_runner.spec import load_spec
@@ -105,15 +105,13 @@ def test_an_endless_download_stops_at_the_size_limit_long_before_the_time_limit(
     assert leftovers(env) == []
 
 
-def kaggle_spec(root: Path, fallback: str, limit: float = TIME_LIMIT) -> Path:
-    path = root / "k.yaml"
-    path.write_text(
+def kaggle_spec(fallback: str, limit: float = TIME_LIMIT) -> str:
+    return (
         "version: 1\nname: k\nmodel: {type: logistic}\ntraining: {epochs: 2}\n"
         "data:\n  source: kaggle\n  samples: 500\n"
         f"  kaggle: {{dataset: {DATASET}, version: 1, file: risk.csv, timeout_s: {limit:g}}}\n"
         f"  fallback: {fallback}\n"
     )
-    return path
 
 
 @pytest.mark.parametrize(
@@ -128,19 +126,19 @@ def kaggle_spec(root: Path, fallback: str, limit: float = TIME_LIMIT) -> Path:
     ],
 )
 def test_a_faulty_server_fails_the_cohort_or_falls_back_as_declared(
-    env: Path, serve: Serve, tmp_path: Path, mode: str
+    write_spec: SpecWriter, env: Path, serve: Serve, tmp_path: Path, mode: str
 ) -> None:
     serve(archive=archive(), mode=mode)
     reason, message = IN_THE_PIPELINE[mode]
     settings = RunSettings(tmp_path / "out", cache_dir=env)
     limit = time_limit(reason)
 
-    failed = run_spec(load_spec(kaggle_spec(tmp_path, "none", limit)), settings)
+    failed = run_spec(load_spec(write_spec(kaggle_spec("none", limit), "k.yaml")), settings)
     failed = failed.cohorts["default"]
     assert isinstance(failed, CohortFailure)
     assert failed.reason.startswith(f"DataUnavailable: {reason}: {message}")
 
-    trained = run_spec(load_spec(kaggle_spec(tmp_path, "synthetic", limit)), settings)
+    trained = run_spec(load_spec(write_spec(kaggle_spec("synthetic", limit), "k.yaml")), settings)
     trained = trained.cohorts["default"]
     assert isinstance(trained, CohortResult)
     assert trained.dataset.label.startswith(f"synthetic (fallback: {reason}: {message}")
@@ -150,11 +148,10 @@ def test_a_faulty_server_fails_the_cohort_or_falls_back_as_declared(
 
 
 def test_a_stalled_server_fails_the_pytest_items_within_the_time_limit(
-    env: Path, serve: Serve, pytester: pytest.Pytester
+    write_spec: SpecWriter, env: Path, serve: Serve, pytester: pytest.Pytester
 ) -> None:
     serve(archive=archive(), mode="stall")
-    (pytester.path / "specs").mkdir()
-    kaggle_spec(pytester.path / "specs", "none")
+    write_spec(kaggle_spec("none"), "specs/k.yaml")
     result = pytester.runpytest("specs/", "--nethical-cache-dir", str(env))
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(

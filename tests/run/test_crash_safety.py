@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.audit.verify import verify
 from nethical_runner.cli.main import main
 from nethical_runner.models import load_model
@@ -102,8 +103,7 @@ def run_ids(out: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def earlier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An output root after one complete run; each test works on a copy of it."""
-    root = tmp_path_factory.mktemp("earlier")
-    (root / "k.yaml").write_text(SPEC)
+    root = SpecWriter(tmp_path_factory.mktemp("earlier"))(SPEC, "k.yaml").parent
     completed = run_spec(root / "out")
     assert completed.returncode == 0, completed.stderr
     return root / "out"
@@ -224,11 +224,12 @@ def test_kills_at_random_moments_lose_nothing(earlier: Path, tmp_path: Path) -> 
 
 
 def test_a_first_run_killed_before_its_head_leaves_an_empty_log_the_next_run_repairs(
+    write_spec: SpecWriter,
     tmp_path: Path,
 ) -> None:
     """With no earlier run there is nothing to keep: the log holds no committed event, which
     ``verify`` reports (an empty log does not verify), and the next run appends from zero."""
-    (tmp_path / "k.yaml").write_text(SPEC)
+    write_spec(SPEC, "k.yaml")
     out = tmp_path / "out"
     trace = tmp_path / "trace.json"
     assert run_spec(out, CRASH_TRACE=str(trace)).returncode == 0

@@ -195,7 +195,7 @@ def test_a_real_full_disk(write_spec: SpecWriter, tmp_path: Path) -> None:
     spec = write_spec(SPEC, "specs/d.yaml")
     with tmpfs(tmp_path / "disk", "4m") as disk:
         out = disk / "out"
-        assert cli_run(spec, out).returncode == 0
+        assert main(["run", str(spec), "--out", str(out)]) == 0  # no fault: in process
         before = snapshot(out)
         ballast = fill(disk)
         failed = cli_run(spec, out)
@@ -224,7 +224,7 @@ def limit_file_size(limit: int) -> None:
 def test_a_file_size_limit_fails_the_run_clearly(write_spec: SpecWriter, tmp_path: Path) -> None:
     """The unprivileged stand-in for a full disk: every write past 1 KiB fails with EFBIG."""
     spec, out = write_spec(SPEC, "specs/d.yaml"), tmp_path / "out"
-    assert cli_run(spec, out).returncode == 0
+    assert main(["run", str(spec), "--out", str(out)]) == 0  # no fault: in process
     before = snapshot(out)
     failed = cli_run(spec, out, preexec_fn=lambda: limit_file_size(1024))
     assert failed.returncode == 2, failed.stdout + failed.stderr
@@ -266,7 +266,7 @@ def test_a_read_only_output_folder_fails_the_run_and_the_items(
     write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec, out = write_spec(SPEC, "specs/d.yaml"), tmp_path / "out"
-    assert cli_run(spec, out).returncode == 0
+    assert main(["run", str(spec), "--out", str(out)]) == 0  # no fault: in process
     before = snapshot(out)
     with read_only(out):
         failed = cli_run(spec, out)
@@ -285,4 +285,4 @@ def test_a_read_only_output_folder_fails_the_run_and_the_items(
         assert "could not be trained" in session.stdout
     check_intact(out, before)
     shutil.rmtree(out / "sla")  # writable again: the next run recreates what it needs
-    assert cli_run(spec, out).returncode == 0
+    assert main(["run", str(spec), "--out", str(out)]) == 0  # no fault: in process
