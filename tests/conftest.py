@@ -1,21 +1,56 @@
-"""Shared fixtures: pytester for the plugin, and a fake Kaggle the real client talks to."""
+"""Shared fixtures: ``write_spec`` for the spec and data files a test runs on, pytester for the
+plugin, and a fake Kaggle the real client talks to.
+
+OpenMP is held to one thread for the whole session, child processes included: the tests fit
+small models, where a second thread saves nothing, and on a busy machine (or under ``-n``)
+OpenMP's spinning threads made one gradient-boosting fit take many seconds instead of a tenth.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import subprocess
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.kaggle_server import FakeKaggle
 
 pytest_plugins = ["pytester"]
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before scikit-learn loads its OpenMP runtime
 
 USERNAME = "ci-user"
 FAKE_KEY = "fake-key-0123456789abcdef"
 
 Serve = Callable[..., FakeKaggle]
+
+
+@dataclass(frozen=True)
+class SpecWriter:
+    """Writes spec and data files below ``root``, making folders on the way, and returns the
+    path: every test writes its files one way, and a name such as ``specs/mine.yaml`` says
+    where a file lands. Text is written exactly as given (dedent it where the test's layout
+    needs it); bytes too, for files that are not text."""
+
+    root: Path
+
+    def __call__(self, content: str | bytes, name: str = "spec.yaml") -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+        return path
+
+    def csv(self, rows: str | Iterable[Sequence[object]], name: str = "data.csv") -> Path:
+        """A CSV file from its text, or from rows (the header first) joined with commas."""
+        if not isinstance(rows, str):
+            rows = "".join(",".join(str(cell) for cell in row) + "\n" for row in rows)
+        return self(rows, name)
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +59,15 @@ def outside_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
     CI job that runs these tests; tests that need the variables set them."""
     for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def write_spec(request: pytest.FixtureRequest, tmp_path: Path) -> SpecWriter:
+    """A ``SpecWriter`` into the test's folder: pytester's, for a test that runs pytest on the
+    files it writes, else ``tmp_path``."""
+    if "pytester" in request.fixturenames:
+        return SpecWriter(request.getfixturevalue("pytester").path)
+    return SpecWriter(tmp_path)
 
 
 @pytest.fixture
@@ -55,3 +99,19 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
             return server
 
         yield start
+
+
+@pytest.fixture
+def child_processes(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """Every process started through ``subprocess.Popen`` during the test, for tests that check
+    how a child ended (the Kaggle client killed at its time limit) rather than how long the
+    machine took to get there."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Recorded(subprocess.Popen[bytes]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    return started

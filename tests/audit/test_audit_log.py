@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.audit import canonical_json, leaf_hash, merkle_root, verify_consistency
 from nethical_runner.audit.events import now
 from nethical_runner.audit.formats import read_head
@@ -47,11 +48,11 @@ EVENT_TYPES = [
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def make_spec(tmp_path: Path, body: str = "", name: str = "audited") -> Spec:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(
+def make_spec(write_spec: SpecWriter, body: str = "", name: str = "audited") -> Spec:
+    path = write_spec(
         f"version: 1\nname: {name}\nmodel: {{type: heuristic}}\ndata: {{samples: 300}}\n"
-        f"gate: {{max_ece: 0.3, min_accuracy: 0.7}}\naudit: {{enabled: true}}\n{body}"
+        f"gate: {{max_ece: 0.3, min_accuracy: 0.7}}\naudit: {{enabled: true}}\n{body}",
+        f"{name}.yaml",
     )
     return load_spec(path)
 
@@ -115,8 +116,10 @@ def test_the_frontier_root_equals_merkle_root_at_every_size() -> None:
 # --- what a training run records ---------------------------------------------------------------
 
 
-def test_a_run_records_every_event_and_the_log_verifies(tmp_path: Path) -> None:
-    spec = make_spec(tmp_path, "cohorts:\n  - {id: alpha}\n  - {id: beta, training: {seed: 7}}\n")
+def test_a_run_records_every_event_and_the_log_verifies(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = make_spec(write_spec, "cohorts:\n  - {id: alpha}\n  - {id: beta, training: {seed: 7}}\n")
     result = train(spec, tmp_path / "out")
     receipt = result.audit
     assert receipt is not None and receipt.error is None and receipt.head is not None
@@ -151,8 +154,10 @@ def test_a_run_records_every_event_and_the_log_verifies(tmp_path: Path) -> None:
         assert event["timestamp"].endswith("+00:00")
 
 
-def test_chunks_keep_the_seed_fields_and_store_each_leaf_byte_exact(tmp_path: Path) -> None:
-    train(make_spec(tmp_path), tmp_path / "out")
+def test_chunks_keep_the_seed_fields_and_store_each_leaf_byte_exact(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    train(make_spec(write_spec), tmp_path / "out")
     chunk = load(chunk_path(tmp_path / "out" / "audit", 1))
     for field in ("chunk_id", "merkle_root", "created_at", "finalized_at", "event_count", "events"):
         assert field in chunk
@@ -165,7 +170,9 @@ def test_chunks_keep_the_seed_fields_and_store_each_leaf_byte_exact(tmp_path: Pa
         assert canonical_json(json.loads(leaf)) == leaf
 
 
-def test_non_ascii_text_round_trips_to_the_same_leaf_bytes(tmp_path: Path) -> None:
+def test_non_ascii_text_round_trips_to_the_same_leaf_bytes(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     recorder = AuditRecorder(tmp_path / "log", run_id="r", spec_name="s")
     recorder.record("note", None, text="Grüße, naïve café ✓")
     receipt = recorder.finish({})
@@ -184,8 +191,10 @@ def test_audit_is_off_unless_the_spec_enables_it(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "audit").exists()
 
 
-def test_runs_append_and_each_head_proves_it_extends_the_previous(tmp_path: Path) -> None:
-    spec = make_spec(tmp_path)
+def test_runs_append_and_each_head_proves_it_extends_the_previous(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = make_spec(write_spec)
     for _ in range(3):
         train(spec, tmp_path / "out")
     log = tmp_path / "out" / "audit"
@@ -204,8 +213,10 @@ def test_runs_append_and_each_head_proves_it_extends_the_previous(tmp_path: Path
     assert verify(log).ok
 
 
-def test_a_run_larger_than_chunk_size_spans_several_chunks(tmp_path: Path) -> None:
-    spec = make_spec(tmp_path, name="small", body="")
+def test_a_run_larger_than_chunk_size_spans_several_chunks(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = make_spec(write_spec, name="small", body="")
     spec_text = spec.path.read_text().replace(
         "audit: {enabled: true}", "audit: {chunk_size: 3, enabled: true}"
     )
@@ -218,8 +229,10 @@ def test_a_run_larger_than_chunk_size_spans_several_chunks(tmp_path: Path) -> No
     assert verify(log).ok
 
 
-def test_training_summaries_per_cohort_and_a_latest_one(tmp_path: Path) -> None:
-    spec = make_spec(tmp_path, "cohorts:\n  - {id: alpha}\n  - {id: beta}\n")
+def test_training_summaries_per_cohort_and_a_latest_one(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = make_spec(write_spec, "cohorts:\n  - {id: alpha}\n  - {id: beta}\n")
     result = train(spec, tmp_path / "out")
     log = tmp_path / "out" / "audit"
     summaries = sorted((log / "summaries").glob("training_summary_*.json"))
@@ -237,9 +250,11 @@ def test_training_summaries_per_cohort_and_a_latest_one(tmp_path: Path) -> None:
     assert 0.8 < latest["metrics"]["accuracy"] <= 1.0
 
 
-def test_a_failed_cohort_is_recorded_and_the_run_still_committed(tmp_path: Path) -> None:
+def test_a_failed_cohort_is_recorded_and_the_run_still_committed(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     spec = make_spec(
-        tmp_path,
+        write_spec,
         "cohorts:\n  - {id: ok}\n  - {id: broken, data: {split: {train_fraction: 0.001}}}\n",
     )
     result = train(spec, tmp_path / "out")
@@ -253,7 +268,9 @@ def test_a_failed_cohort_is_recorded_and_the_run_still_committed(tmp_path: Path)
     assert result.audit is not None and result.audit.error is None
 
 
-def test_recording_refuses_envelope_fields_and_values_json_cannot_hold(tmp_path: Path) -> None:
+def test_recording_refuses_envelope_fields_and_values_json_cannot_hold(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     recorder = AuditRecorder(tmp_path / "log", run_id="r", spec_name="s")
     with pytest.raises(ValueError, match="reserved"):
         recorder.record("x", None, index=3)
@@ -317,7 +334,9 @@ def test_a_run_killed_before_its_head_leaves_the_log_verifiable(
     assert not chunk_path(log, 3).exists()  # leftovers removed, the new run took chunk 2
 
 
-def test_a_writer_refuses_to_append_to_a_tampered_log(tmp_path: Path) -> None:
+def test_a_writer_refuses_to_append_to_a_tampered_log(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     log = build_log(tmp_path / "log")
     chunk = load(chunk_path(log, 1))
     chunk["events"][0] = chunk["events"][0].replace('"step":0', '"step":9')
@@ -399,12 +418,14 @@ FAKE_KAGGLE_KEY = "kgl-0123456789abcdef0123456789abcdef"
 FAKE_AUDIT_KEY = "audit-key-fedcba9876543210"
 
 
-def test_no_secret_reaches_any_output_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_secret_reaches_any_output_file(
+    write_spec: SpecWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KAGGLE_USERNAME", "someone")
     monkeypatch.setenv("KAGGLE_KEY", FAKE_KAGGLE_KEY)
     monkeypatch.setenv("NETHICAL_AUDIT_KEY", FAKE_AUDIT_KEY)
     spec = make_spec(
-        tmp_path,
+        write_spec,
         "cohorts:\n  - {id: ok}\n  - {id: broken, data: {split: {train_fraction: 0.001}}}\n",
     )
     result = train(spec, tmp_path / "out")
@@ -560,8 +581,10 @@ def test_a_deleted_head_is_named(tmp_path: Path) -> None:
     assert_problem(verify(log), "missing", "heads/head_000002.json", "a tree head was deleted")
 
 
-def test_a_log_cut_back_to_an_earlier_head_is_caught_by_its_summaries(tmp_path: Path) -> None:
-    spec = make_spec(tmp_path)
+def test_a_log_cut_back_to_an_earlier_head_is_caught_by_its_summaries(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = make_spec(write_spec)
     train(spec, tmp_path / "out")
     train(spec, tmp_path / "out")
     log = tmp_path / "out" / "audit"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.checks.regression import Bound
 from nethical_runner.spec import SpecError, load_spec
 
@@ -23,13 +23,6 @@ regression:
   max_rise: {ece: 0.01}
   rel_max_rise: {brier: 0.5}
 """
-
-
-def write_spec(pytester: pytest.Pytester, text: str = SPEC) -> Path:
-    path = pytester.path / "specs" / "mine.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 def baseline_file(pytester: pytest.Pytester, cohorts: dict[str, dict[str, float]]) -> str:
@@ -57,9 +50,10 @@ def baseline_file(pytester: pytest.Pytester, cohorts: dict[str, dict[str, float]
 
 
 def test_items_exist_only_with_a_baseline_and_a_results_file_is_one(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
-    write_spec(pytester)
+    write_spec(SPEC, "specs/mine.yaml")
     collected = pytester.runpytest("specs/", "--collect-only", "-q")
     assert [line for line in collected.outlines if "::" in line] == [
         "specs/mine.yaml::mine::alpha::gate[accuracy]",
@@ -86,8 +80,10 @@ def test_items_exist_only_with_a_baseline_and_a_results_file_is_one(
     ]
 
 
-def test_a_drop_beyond_the_bound_fails_at_the_bounds_line(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_a_drop_beyond_the_bound_fails_at_the_bounds_line(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(SPEC, "specs/mine.yaml")
     path = baseline_file(
         pytester,
         {
@@ -118,9 +114,10 @@ def test_a_drop_beyond_the_bound_fails_at_the_bounds_line(pytester: pytest.Pytes
 
 
 def test_a_cohort_missing_from_the_baseline_passes_with_a_warning(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
-    write_spec(pytester)
+    write_spec(SPEC, "specs/mine.yaml")
     path = baseline_file(pytester, {"alpha": {"accuracy": 0.5, "ece": 1.0, "brier": 1.0}})
     result = pytester.runpytest("specs/", "--nethical-baseline", path)
     result.assert_outcomes(passed=8, warnings=3)
@@ -134,8 +131,10 @@ def test_a_cohort_missing_from_the_baseline_passes_with_a_warning(
     )
 
 
-def test_an_unusable_baseline_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_an_unusable_baseline_is_a_usage_error(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(SPEC, "specs/mine.yaml")
     result = pytester.runpytest("specs/", "--nethical-baseline", "nowhere.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--nethical-baseline: nowhere.json: cannot read: No such file*"])
@@ -165,10 +164,9 @@ def test_an_unusable_baseline_is_a_usage_error(pytester: pytest.Pytester) -> Non
     ],
 )
 def test_the_regression_section_is_validated_with_lines(
-    tmp_path: Path, section: str, problem: str
+    write_spec: SpecWriter, section: str, problem: str
 ) -> None:
-    path = tmp_path / "mine.yaml"
-    path.write_text(SPEC.split("regression:")[0] + f"regression:\n  {section}\n")
+    path = write_spec(SPEC.split("regression:")[0] + f"regression:\n  {section}\n", "mine.yaml")
     with pytest.raises(SpecError) as raised:
         load_spec(path)
     assert str(raised.value) == f"{path}:{problem}"

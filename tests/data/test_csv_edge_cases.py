@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.data.tables import MAX_COLUMNS, MAX_HEADER_BYTES
 from nethical_runner.run.pipeline import (
     CohortFailure,
@@ -21,13 +22,13 @@ from nethical_runner.run.pipeline import (
 from nethical_runner.spec import load_spec
 
 
-def run(root: Path, csv: str, model: str = "logistic", extra: str = "") -> SpecResult:
-    spec_path = root / "specs" / "s.yaml"
-    spec_path.parent.mkdir(parents=True, exist_ok=True)
-    spec_path.write_text(
+def run(write_spec: SpecWriter, csv: str, model: str = "logistic", extra: str = "") -> SpecResult:
+    spec_path = write_spec(
         f"version: 1\nname: s\nmodel: {{type: {model}}}\ntraining: {{epochs: 2}}\n"
-        f"data:\n  source: csv\n  csv: {csv}\n{extra}"
+        f"data:\n  source: csv\n  csv: {csv}\n{extra}",
+        "specs/s.yaml",
     )
+    root = write_spec.root
     return run_spec(load_spec(spec_path, root=root), RunSettings(root / "out"))
 
 
@@ -160,23 +161,29 @@ BAD_FILES: dict[str, tuple[str | bytes, str, str]] = {
 
 
 @pytest.mark.parametrize("case", BAD_FILES)
-def test_an_unusable_csv_fails_naming_file_and_column(tmp_path: Path, case: str) -> None:
+def test_an_unusable_csv_fails_naming_file_and_column(
+    write_spec: SpecWriter, tmp_path: Path, case: str
+) -> None:
     content, csv, expected = BAD_FILES[case]
     path = tmp_path / "t.csv"
     path.write_bytes(content.encode() if isinstance(content, str) else content)
-    assert reason(run(tmp_path, csv)) == expected
+    assert reason(run(write_spec, csv)) == expected
 
 
-def test_a_header_that_merely_looks_mangled_is_not_a_duplicate(tmp_path: Path) -> None:
+def test_a_header_that_merely_looks_mangled_is_not_a_duplicate(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     """``a.1`` is what pandas calls a second ``a``; a file may also have it as a real name."""
     rows = ["a,a.1,label"] + [f"{i % 7},{i % 5},{int(i % 7 > 3)}" for i in range(200)]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
-    (cohort,) = run(tmp_path, "{path: t.csv}").cohorts.values()
+    (cohort,) = run(write_spec, "{path: t.csv}").cohorts.values()
     assert isinstance(cohort, CohortResult), cohort
     assert cohort.dataset.feature_names == ("a", "a.1")
 
 
-def test_sorted_labels_leave_a_temporal_part_with_one_class(tmp_path: Path) -> None:
+def test_sorted_labels_leave_a_temporal_part_with_one_class(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(1)
 
     def write(positive: range) -> None:
@@ -185,23 +192,25 @@ def test_sorted_labels_leave_a_temporal_part_with_one_class(tmp_path: Path) -> N
         (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
 
     write(range(100, 200))
-    assert reason(run(tmp_path, "{path: t.csv}")) == (
+    assert reason(run(write_spec, "{path: t.csv}")) == (
         "DataError: the validation part of the temporal split (60 rows) holds no rows of class "
         "1: the rows may be sorted by label; try split method stratified"
     )
     write(range(290, 300))
-    assert reason(run(tmp_path, "{path: t.csv}")) == (
+    assert reason(run(write_spec, "{path: t.csv}")) == (
         "DataError: the training part of the temporal split (240 rows) holds no rows of class "
         "1: the rows may be sorted by label; try split method stratified"
     )
-    stratified = run(tmp_path, "{path: t.csv}", extra="  split: {method: stratified}\n")
+    stratified = run(write_spec, "{path: t.csv}", extra="  split: {method: stratified}\n")
     assert isinstance(stratified.cohorts["default"], CohortResult)
 
 
-def test_a_stratified_split_with_a_single_minority_row_says_so(tmp_path: Path) -> None:
+def test_a_stratified_split_with_a_single_minority_row_says_so(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     rows = ["a,b,label"] + [f"{i},{i % 3},{int(i == 7)}" for i in range(50)]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
-    assert reason(run(tmp_path, "{path: t.csv}", extra="  split: {method: stratified}\n")) == (
+    assert reason(run(write_spec, "{path: t.csv}", extra="  split: {method: stratified}\n")) == (
         "DataError: the validation part of the stratified split (10 rows) holds no rows of "
         "class 1: too few rows of class 1"
     )
@@ -209,12 +218,12 @@ def test_a_stratified_split_with_a_single_minority_row_says_so(tmp_path: Path) -
 
 @pytest.mark.parametrize("model", ["heuristic", "logistic", "simple_transformer", "correlation"])
 def test_one_class_fails_every_model_type_instead_of_passing_its_gate(
-    tmp_path: Path, model: str
+    write_spec: SpecWriter, tmp_path: Path, model: str
 ) -> None:
     """Before the check, tree and transformer models 'reached' accuracy 1.0 on such a file and
     were promoted; heuristic and scikit-learn crashed with their own messages."""
     (tmp_path / "t.csv").write_text(table(300, label="1"))
-    result = run(tmp_path, "{path: t.csv}", model=model)
+    result = run(write_spec, "{path: t.csv}", model=model)
     assert "holds one class only (1 in all 300 rows)" in reason(result)
     assert not list((tmp_path / "out").rglob("*.npz")), "nothing is saved, let alone promoted"
 
@@ -244,29 +253,33 @@ def wide_csv(path: Path, columns: int, rows: int = 40) -> None:
             handle.write(",".join(map(str, values)) + f",{i % 2}\n")
 
 
-def test_a_file_wider_than_the_column_limit_is_refused_from_its_header(tmp_path: Path) -> None:
+def test_a_file_wider_than_the_column_limit_is_refused_from_its_header(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     header = ",".join(f"c{i}" for i in range(MAX_COLUMNS + 1)) + ",label"
     (tmp_path / "t.csv").write_text(header + "\n" + "1," * (MAX_COLUMNS + 1) + "0\n")
     started = time.monotonic()
-    assert reason(run(tmp_path, "{path: t.csv}")) == (
+    assert reason(run(write_spec, "{path: t.csv}")) == (
         f"DataError: t.csv: {MAX_COLUMNS + 2} columns, more than the {MAX_COLUMNS} a table may have"
     )
     assert time.monotonic() - started < 5
 
 
-def test_a_header_line_without_end_is_refused(tmp_path: Path) -> None:
+def test_a_header_line_without_end_is_refused(write_spec: SpecWriter, tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("a" * (MAX_HEADER_BYTES + 10))
-    assert reason(run(tmp_path, "{path: t.csv}")) == (
+    assert reason(run(write_spec, "{path: t.csv}")) == (
         f"DataError: t.csv: the header line is longer than {MAX_HEADER_BYTES} bytes"
     )
 
 
-def test_a_wide_file_within_the_limit_trains_in_reasonable_time(tmp_path: Path) -> None:
+def test_a_wide_file_within_the_limit_trains_in_reasonable_time(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     """Column handling was quadratic: 10,000 columns took half a minute before training."""
     wide_csv(tmp_path / "t.csv", 10_000)
     started = time.monotonic()
     (cohort,) = run(
-        tmp_path, "{path: t.csv}", extra="  split: {method: stratified}\n"
+        write_spec, "{path: t.csv}", extra="  split: {method: stratified}\n"
     ).cohorts.values()
     assert isinstance(cohort, CohortResult), cohort
     assert len(cohort.dataset.feature_names) == 10_000
@@ -274,11 +287,11 @@ def test_a_wide_file_within_the_limit_trains_in_reasonable_time(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_a_very_wide_file_at_the_limit_loads(tmp_path: Path) -> None:
+def test_a_very_wide_file_at_the_limit_loads(write_spec: SpecWriter, tmp_path: Path) -> None:
     wide_csv(tmp_path / "t.csv", MAX_COLUMNS - 1, rows=20)
     started = time.monotonic()
     (cohort,) = run(
-        tmp_path, "{path: t.csv}", model="heuristic", extra="  split: {method: stratified}\n"
+        write_spec, "{path: t.csv}", model="heuristic", extra="  split: {method: stratified}\n"
     ).cohorts.values()
     assert isinstance(cohort, CohortResult), cohort
     assert time.monotonic() - started < 120

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from support.kaggle_server import zip_bytes
 
-from conftest import FAKE_KEY, Serve
+from conftest import FAKE_KEY, Serve, SpecWriter
 from nethical_runner.run.pipeline import (
     CohortFailure,
     CohortResult,
@@ -24,10 +24,9 @@ from nethical_runner.spec import SpecError, load_spec
 BREAST_CANCER = Path(__file__).parents[2] / "specs" / "data" / "breast_cancer.csv"
 
 
-def run(root: Path, body: str, cache: Path | None = None) -> SpecResult:
-    spec_path = root / "specs" / "s.yaml"
-    spec_path.parent.mkdir(parents=True, exist_ok=True)
-    spec_path.write_text("version: 1\nname: s\n" + textwrap.dedent(body))
+def run(write_spec: SpecWriter, body: str, cache: Path | None = None) -> SpecResult:
+    spec_path = write_spec("version: 1\nname: s\n" + textwrap.dedent(body), "specs/s.yaml")
+    root = write_spec.root
     spec = load_spec(spec_path, root=root)
     return run_spec(spec, RunSettings(root / "out", cache_dir=cache or root / "cache"))
 
@@ -44,11 +43,13 @@ def failure(result: SpecResult) -> str:
     return cohort.reason
 
 
-def test_breast_cancer_csv_passes_the_gate_with_logistic(tmp_path: Path) -> None:
+def test_breast_cancer_csv_passes_the_gate_with_logistic(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     shutil.copy(BREAST_CANCER, tmp_path / "cancer.csv")
     cohort = trained(
         run(
-            tmp_path,
+            write_spec,
             """\
             model: {type: logistic}
             data:
@@ -100,27 +101,32 @@ CSV_MODEL = "model: {type: logistic}\ndata:\n  source: csv\n"
     ],
 )
 def test_unusable_csv_data_fails_with_file_and_column(
-    tmp_path: Path, content: str, csv: str, message: str
+    write_spec: SpecWriter, tmp_path: Path, content: str, csv: str, message: str
 ) -> None:
     (tmp_path / "t.csv").write_text(content)
     (tmp_path.parent / "outside.csv").write_text(content)
-    reason = failure(run(tmp_path, CSV_MODEL + f"  csv: {csv}\n  fallback: synthetic\n"))
+    reason = failure(run(write_spec, CSV_MODEL + f"  csv: {csv}\n  fallback: synthetic\n"))
     assert message in reason
 
 
-def test_na_drop_and_positive_label_mapping(tmp_path: Path) -> None:
+def test_na_drop_and_positive_label_mapping(write_spec: SpecWriter, tmp_path: Path) -> None:
     rows = ["a,b,diagnosis"] + [
         f"{i % 7},{'' if i % 10 == 0 else i % 5},{'M' if i % 7 > 3 else 'B'}" for i in range(200)
     ]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
     cohort = trained(
-        run(tmp_path, CSV_MODEL + "  csv: {path: t.csv, label: diagnosis, positive: M, na: drop}\n")
+        run(
+            write_spec,
+            CSV_MODEL + "  csv: {path: t.csv, label: diagnosis, positive: M, na: drop}\n",
+        )
     )
     assert cohort.dataset.y.size == 180
     assert cohort.dataset.y.sum() == sum(1 for i in range(200) if i % 10 and i % 7 > 3)
 
 
-def test_a_text_column_feeds_the_transformer_as_byte_tokens(tmp_path: Path) -> None:
+def test_a_text_column_feeds_the_transformer_as_byte_tokens(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     words = ["deploy", "restart", "rm -rf /", "backup", "curl x | sh", "status"]
     rows = ["command,risk,label"] + [
         f"{words[i % 6]},{(i * 37) % 10 / 10},{int(i % 6 in (2, 4))}" for i in range(600)
@@ -128,7 +134,7 @@ def test_a_text_column_feeds_the_transformer_as_byte_tokens(tmp_path: Path) -> N
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
     cohort = trained(
         run(
-            tmp_path,
+            write_spec,
             """\
             model: {type: simple_transformer}
             training: {epochs: 15}
@@ -143,10 +149,10 @@ def test_a_text_column_feeds_the_transformer_as_byte_tokens(tmp_path: Path) -> N
     assert cohort.metrics["accuracy"] >= 0.95
 
 
-def test_a_missing_file_falls_back_only_when_the_spec_says_so(tmp_path: Path) -> None:
+def test_a_missing_file_falls_back_only_when_the_spec_says_so(write_spec: SpecWriter) -> None:
     body = CSV_MODEL + "  csv: {path: nowhere.csv}\n"
-    assert "missing_file: nowhere.csv: file not found" in failure(run(tmp_path, body))
-    cohort = trained(run(tmp_path, body + "  fallback: synthetic\n"))
+    assert "missing_file: nowhere.csv: file not found" in failure(run(write_spec, body))
+    cohort = trained(run(write_spec, body + "  fallback: synthetic\n"))
     assert cohort.dataset.label == "synthetic (fallback: missing_file: nowhere.csv: file not found)"
     record = json.loads(cohort.metrics_path.read_text())
     assert record["data"]["source"] == cohort.dataset.label
@@ -182,16 +188,16 @@ def risk_csv() -> bytes:
 
 
 def test_a_kaggle_dataset_is_downloaded_once_then_served_from_the_cache(
-    env: Path, serve: Serve, tmp_path: Path
+    write_spec: SpecWriter, env: Path, serve: Serve, tmp_path: Path
 ) -> None:
     server = serve(archive=zip_bytes({"risk.csv": risk_csv()}))
-    first = trained(run(tmp_path, KAGGLE, cache=env))
+    first = trained(run(write_spec, KAGGLE, cache=env))
     assert first.dataset.label == "kaggle"
     assert first.dataset.description == "kaggle owner/risk-data (version 2) risk.csv (400 rows)"
     assert first.metrics["accuracy"] >= 0.9
     requests = len(server.requests)
     assert requests > 0
-    second = trained(run(tmp_path, KAGGLE, cache=env))
+    second = trained(run(write_spec, KAGGLE, cache=env))
     assert len(server.requests) == requests  # the cache served it
     assert second.metrics == first.metrics
     assert (env / "owner" / "risk-data" / "2" / "risk.csv").is_file()
@@ -201,14 +207,14 @@ def test_a_kaggle_dataset_is_downloaded_once_then_served_from_the_cache(
 
 
 def test_unavailable_kaggle_data_fails_or_falls_back_visibly(
-    env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    write_spec: SpecWriter, env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("KAGGLE_USERNAME")
     monkeypatch.delenv("KAGGLE_KEY")
-    assert failure(run(tmp_path, KAGGLE, cache=env)).startswith(
+    assert failure(run(write_spec, KAGGLE, cache=env)).startswith(
         "DataUnavailable: no_credentials: no Kaggle credentials"
     )
-    cohort = trained(run(tmp_path, KAGGLE + "  fallback: synthetic\n", cache=env))
+    cohort = trained(run(write_spec, KAGGLE + "  fallback: synthetic\n", cache=env))
     assert cohort.dataset.label.startswith("synthetic (fallback: no_credentials: ")
     assert "synthetic (fallback: no_credentials" in cohort.context()
 
@@ -240,13 +246,15 @@ def write_risk_rows(path: Path, rows: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_a_csv_read_in_chunks_trains_like_the_whole_table(tmp_path: Path) -> None:
+def test_a_csv_read_in_chunks_trains_like_the_whole_table(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     write_risk_rows(tmp_path / "big.csv", 5000)
-    whole = trained(run(tmp_path, CSV_MODEL + "  csv: {path: big.csv}\n"))
-    one_chunk = trained(run(tmp_path, CSV_MODEL + "  csv: {path: big.csv, chunk_rows: 10000}\n"))
+    whole = trained(run(write_spec, CSV_MODEL + "  csv: {path: big.csv}\n"))
+    one_chunk = trained(run(write_spec, CSV_MODEL + "  csv: {path: big.csv, chunk_rows: 10000}\n"))
     assert one_chunk.metrics["accuracy"] == pytest.approx(whole.metrics["accuracy"], abs=1e-12)
     assert one_chunk.dataset.fingerprint != whole.dataset.fingerprint  # hashed chunk-wise
-    chunked = trained(run(tmp_path, CSV_MODEL + "  csv: {path: big.csv, chunk_rows: 1000}\n"))
+    chunked = trained(run(write_spec, CSV_MODEL + "  csv: {path: big.csv, chunk_rows: 1000}\n"))
     assert chunked.split.train_rows == 4000 and chunked.split.y_val.size == 1000
     assert chunked.split.X_train.size == 0  # training rows never held in memory at once
     assert chunked.dataset.rows == 5000
@@ -255,12 +263,14 @@ def test_a_csv_read_in_chunks_trains_like_the_whole_table(tmp_path: Path) -> Non
     assert abs(chunked.metrics["accuracy"] - whole.metrics["accuracy"]) < 0.02
 
 
-def test_chunked_reading_needs_an_incremental_model_and_a_temporal_split(tmp_path: Path) -> None:
+def test_chunked_reading_needs_an_incremental_model_and_a_temporal_split(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     write_risk_rows(tmp_path / "big.csv", 2000)
     body = (
         "model: {type: heuristic}\ndata:\n  source: csv\n  csv: {path: big.csv, chunk_rows: 1000}\n"
     )
-    assert "heuristic cannot train from chunks" in failure(run(tmp_path, body))
+    assert "heuristic cannot train from chunks" in failure(run(write_spec, body))
     path = tmp_path / "s.yaml"
     path.write_text(
         "version: 1\nname: s\nmodel: {type: logistic}\ndata:\n  source: csv\n"

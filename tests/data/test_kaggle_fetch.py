@@ -12,10 +12,10 @@ import base64
 import hashlib
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -160,13 +160,17 @@ def test_refused_connection_is_offline(
     assert leftovers(env / "owner" / "data-set") == []
 
 
-def test_silent_server_times_out(env: Path, serve: Serve) -> None:
+def test_silent_server_times_out(
+    env: Path, serve: Serve, child_processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """The limit fires and the client, still waiting for an answer, is killed: asserted on what
+    happened, not on how long a busy machine took."""
     server = serve(mode="hang")
-    started = time.monotonic()
 
-    expect_unavailable("timeout", cache_dir=env, timeout_s=2.0)
+    error = expect_unavailable("timeout", cache_dir=env, timeout_s=2.0)
 
-    assert time.monotonic() - started < 2.0 + 2.0
+    assert error.message == "Kaggle download of owner/data-set did not finish within 2 s"
+    assert [child.returncode for child in child_processes] == [-signal.SIGKILL]
     assert server.paths() == [DOWNLOAD_PATH]
     assert leftovers(env / "owner" / "data-set") == []
 

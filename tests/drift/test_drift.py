@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from conftest import SpecWriter
 from nethical_runner.drift import DriftFailure, DriftResult
 from nethical_runner.drift.declared import declared_checks
 from nethical_runner.drift.history import read_history
@@ -44,10 +45,8 @@ TWO_SEEDS = "cohorts:\n  - {id: alpha}\n  - {id: beta, training: {seed: 7}}\n"
 ONE_NOISY = "cohorts:\n  - {id: alpha}\n  - {id: beta, data: {label_noise: 0.5}}\n"
 
 
-def write_spec(folder: Path, extra: str, name: str = "small.yaml") -> Path:
-    path = folder / name
-    path.write_text(BASE + textwrap.dedent(extra))
-    return path
+def small_spec(write_spec: SpecWriter, extra: str, name: str = "small.yaml") -> Path:
+    return write_spec(BASE + textwrap.dedent(extra), name)
 
 
 def run(path: Path, out: Path, run_id: str, **settings: Any) -> SpecResult:
@@ -128,15 +127,15 @@ def test_slices_select_rows_by_equals_in_and_closed_between() -> None:
 
 
 def test_one_cohort_with_a_group_may_bound_the_spread_and_defaults_need_two(
-    tmp_path: Path,
+    write_spec: SpecWriter,
 ) -> None:
     spec = load_spec(
-        write_spec(tmp_path, "drift: {max_spread: {accuracy: 0.05}, group: nightly}\n")
+        small_spec(write_spec, "drift: {max_spread: {accuracy: 0.05}, group: nightly}\n")
     )
     assert [c.name for c in declared_checks(spec)] == ["accuracy"]
-    spec = load_spec(write_spec(tmp_path, "drift: {max_drop: {ece: 0.01}}\n"))
+    spec = load_spec(small_spec(write_spec, "drift: {max_drop: {ece: 0.01}}\n"))
     assert [c.name for c in declared_checks(spec)] == ["ece.vs_previous"]  # no default spreads
-    spec = load_spec(write_spec(tmp_path, TWO_SEEDS + "drift: {}\n"))
+    spec = load_spec(small_spec(write_spec, TWO_SEEDS + "drift: {}\n"))
     assert [(c.name, c.limit, c.declared, c.key) for c in declared_checks(spec)] == [
         ("accuracy", 0.05, False, ("drift",)),
         ("ece", 0.03, False, ("drift",)),
@@ -146,8 +145,10 @@ def test_one_cohort_with_a_group_may_bound_the_spread_and_defaults_need_two(
 # --- one run ----------------------------------------------------------------------------------
 
 
-def test_two_cohorts_with_different_seeds_make_one_report_with_both(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, TWO_SEEDS + "drift: {max_spread: {accuracy: 0.2, f1: 0.2}}\n")
+def test_two_cohorts_with_different_seeds_make_one_report_with_both(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    path = small_spec(write_spec, TWO_SEEDS + "drift: {max_spread: {accuracy: 0.2, f1: 0.2}}\n")
     drift = drift_of(run(path, tmp_path / "out", "run-1"))
     assert drift.report_path == tmp_path / "out" / "drift" / "drift_small_run-1.json"
     report = json.loads(drift.report_path.read_text())
@@ -184,16 +185,18 @@ def test_two_cohorts_with_different_seeds_make_one_report_with_both(tmp_path: Pa
     assert verdict(drift, "accuracy").passed
 
 
-def test_the_same_spec_gives_the_same_numbers(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, TWO_SEEDS + "drift: {}\n")
+def test_the_same_spec_gives_the_same_numbers(write_spec: SpecWriter, tmp_path: Path) -> None:
+    path = small_spec(write_spec, TWO_SEEDS + "drift: {}\n")
     first = drift_of(run(path, tmp_path / "a", "run-1"))
     second = drift_of(run(path, tmp_path / "b", "run-1"))
     assert first.comparisons["ece"] == second.comparisons["ece"]
     assert first.groups[0].intervals == second.groups[0].intervals
 
 
-def test_a_spread_beyond_noise_fails_naming_both_cohorts_values_and_bound(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, ONE_NOISY + "drift: {max_spread: {accuracy: 0.05}}\n")
+def test_a_spread_beyond_noise_fails_naming_both_cohorts_values_and_bound(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    path = small_spec(write_spec, ONE_NOISY + "drift: {max_spread: {accuracy: 0.05}}\n")
     drift = drift_of(run(path, tmp_path / "out", "run-1"))
     alpha, beta = (drift.group(c).metrics["accuracy"] for c in ("alpha", "beta"))
     outcome = verdict(drift, "accuracy")
@@ -212,8 +215,10 @@ def test_a_spread_beyond_noise_fails_naming_both_cohorts_values_and_bound(tmp_pa
     )
 
 
-def test_a_spread_within_noise_passes_with_a_warning(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, TWO_SEEDS + "drift: {max_spread: {accuracy: 0.0}}\n")
+def test_a_spread_within_noise_passes_with_a_warning(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    path = small_spec(write_spec, TWO_SEEDS + "drift: {max_spread: {accuracy: 0.0}}\n")
     drift = drift_of(run(path, tmp_path / "out", "run-1"))
     outcome = verdict(drift, "accuracy")
     assert drift.comparisons["accuracy"].stats.interval[0] == 0.0  # type: ignore[union-attr]
@@ -221,8 +226,10 @@ def test_a_spread_within_noise_passes_with_a_warning(tmp_path: Path) -> None:
     assert "so this is noise, not drift" in outcome.message
 
 
-def test_missed_gates_are_the_seeds_violations_with_its_severity(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, ONE_NOISY + "drift: {}\n")
+def test_missed_gates_are_the_seeds_violations_with_its_severity(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    path = small_spec(write_spec, ONE_NOISY + "drift: {}\n")
     text = path.read_text().replace("{epochs: 2}", "{epochs: 10}")
     path.write_text(text.replace("{min_accuracy: 0.5}", "{min_accuracy: 0.9, max_ece: 0.001}"))
     drift = drift_of(run(path, tmp_path / "out", "run-1"))
@@ -262,9 +269,12 @@ slices:
 
 
 def test_slices_are_judged_per_cohort_and_a_small_slice_is_reported_not_judged(
+    write_spec: SpecWriter,
     tmp_path: Path,
 ) -> None:
-    path = write_spec(tmp_path, TWO_SEEDS + SLICES + "drift: {max_slice_spread: {accuracy: 0.5}}\n")
+    path = small_spec(
+        write_spec, TWO_SEEDS + SLICES + "drift: {max_slice_spread: {accuracy: 0.5}}\n"
+    )
     drift = drift_of(run(path, tmp_path / "out", "run-1"))
     tiny = next(s for s in drift.slices["alpha"] if s.config.id == "tiny")
     assert 0 < tiny.samples < 30 and not tiny.judged and tiny.metrics["accuracy"] is not None
@@ -287,9 +297,11 @@ def test_slices_are_judged_per_cohort_and_a_small_slice_is_reported_not_judged(
     assert any("slice tiny" in r and "not judged" in r for r in report["recommendations"])
 
 
-def test_with_fewer_than_two_judged_slices_the_slice_check_is_skipped(tmp_path: Path) -> None:
+def test_with_fewer_than_two_judged_slices_the_slice_check_is_skipped(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     extra = TWO_SEEDS + SLICES + "drift: {max_slice_spread: {accuracy: 0.5}, min_samples: 10000}\n"
-    drift = drift_of(run(write_spec(tmp_path, extra), tmp_path / "out", "run-1"))
+    drift = drift_of(run(small_spec(write_spec, extra), tmp_path / "out", "run-1"))
     outcome = verdict(drift, "slice.accuracy", "beta")
     assert outcome.skipped and outcome.passed
     assert outcome.message.startswith(
@@ -319,11 +331,12 @@ def test_a_slice_on_a_column_the_data_lacks_fails_its_check_naming_it(tmp_path: 
 
 
 def test_a_cohort_that_failed_to_train_fails_the_spread_and_the_report_says_so(
+    write_spec: SpecWriter,
     tmp_path: Path,
 ) -> None:
     missing = "{source: csv, csv: {path: none.csv}}"
     extra = f"cohorts:\n  - {{id: alpha}}\n  - {{id: beta, data: {missing}}}\ndrift: {{}}\n"
-    drift = drift_of(run(write_spec(tmp_path, extra), tmp_path / "out", "run-1"))
+    drift = drift_of(run(small_spec(write_spec, extra), tmp_path / "out", "run-1"))
     outcome = verdict(drift, "accuracy")
     assert not outcome.passed
     assert outcome.message.startswith(
@@ -336,10 +349,12 @@ def test_a_cohort_that_failed_to_train_fails_the_spread_and_the_report_says_so(
     )
 
 
-def test_when_the_report_cannot_be_written_only_the_drift_checks_fail(tmp_path: Path) -> None:
+def test_when_the_report_cannot_be_written_only_the_drift_checks_fail(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    path = write_spec(tmp_path, TWO_SEEDS + "drift: {}\n")
+    path = small_spec(write_spec, TWO_SEEDS + "drift: {}\n")
     result = run(path, tmp_path / "out", "run-1", drift_dir=blocker)
     assert isinstance(result.drift, DriftFailure)
     assert all(isinstance(c, CohortResult) and c.promoted for c in result.cohorts.values())
@@ -352,9 +367,11 @@ def test_when_the_report_cannot_be_written_only_the_drift_checks_fail(tmp_path: 
 # --- across runs ------------------------------------------------------------------------------
 
 
-def test_each_cohort_is_compared_with_itself_in_the_previous_run(tmp_path: Path) -> None:
+def test_each_cohort_is_compared_with_itself_in_the_previous_run(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    path = write_spec(tmp_path, TWO_SEEDS + "drift: {max_drop: {accuracy: 0.02, ece: 0.05}}\n")
+    path = small_spec(write_spec, TWO_SEEDS + "drift: {max_drop: {accuracy: 0.02, ece: 0.05}}\n")
     first = drift_of(run(path, out, "run-1"))
     outcome = verdict(first, "accuracy.vs_previous")
     assert outcome.skipped and outcome.message == (
@@ -392,9 +409,11 @@ def test_each_cohort_is_compared_with_itself_in_the_previous_run(tmp_path: Path)
     ]  # fmt: skip
 
 
-def test_a_new_cohort_has_no_baseline_while_the_others_are_compared(tmp_path: Path) -> None:
+def test_a_new_cohort_has_no_baseline_while_the_others_are_compared(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    path = write_spec(tmp_path, TWO_SEEDS + "drift: {max_drop: {accuracy: 0.02}}\n")
+    path = small_spec(write_spec, TWO_SEEDS + "drift: {max_drop: {accuracy: 0.02}}\n")
     run(path, out, "run-1")
     path.write_text(
         path.read_text().replace("cohorts:\n", "cohorts:\n  - {id: gamma, training: {seed: 9}}\n")
@@ -403,9 +422,11 @@ def test_a_new_cohort_has_no_baseline_while_the_others_are_compared(tmp_path: Pa
     assert outcome.passed and outcome.message.endswith("; no baseline yet for cohort gamma")
 
 
-def test_runs_of_one_xdist_session_are_not_each_others_baseline(tmp_path: Path) -> None:
+def test_runs_of_one_xdist_session_are_not_each_others_baseline(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    path = write_spec(tmp_path, TWO_SEEDS + "drift: {max_drop: {accuracy: 0.02}}\n")
+    path = small_spec(write_spec, TWO_SEEDS + "drift: {max_drop: {accuracy: 0.02}}\n")
     run(path, out, "gw0-run", session="session-a")
     assert verdict(
         drift_of(run(path, out, "gw1-run", session="session-a")), "accuracy.vs_previous"
@@ -414,9 +435,11 @@ def test_runs_of_one_xdist_session_are_not_each_others_baseline(tmp_path: Path) 
     assert {d.baseline_run for d in drops} == {"gw1-run"}
 
 
-def test_an_unreadable_history_file_is_reported_and_skipped(tmp_path: Path) -> None:
+def test_an_unreadable_history_file_is_reported_and_skipped(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    path = write_spec(tmp_path, TWO_SEEDS + "drift: {}\n")
+    path = small_spec(write_spec, TWO_SEEDS + "drift: {}\n")
     run(path, out, "run-1")
     broken = out / "drift" / "history" / "small" / "run-0.json"
     broken.write_text("{not json")
@@ -425,12 +448,14 @@ def test_an_unreadable_history_file_is_reported_and_skipped(tmp_path: Path) -> N
     assert len(read_history(out / "drift", ["small"]).records) == 4
 
 
-def test_a_group_accumulates_cohorts_across_specs_and_runs(tmp_path: Path) -> None:
+def test_a_group_accumulates_cohorts_across_specs_and_runs(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     group = "drift: {group: nightly, max_spread: {accuracy: 0.05}}\n"
-    first = write_spec(tmp_path, "cohorts: [{id: alpha}]\n" + group, "first.yaml")
-    second = write_spec(
-        tmp_path, "cohorts: [{id: beta, data: {label_noise: 0.5}}]\n" + group, "second.yaml"
+    first = small_spec(write_spec, "cohorts: [{id: alpha}]\n" + group, "first.yaml")
+    second = small_spec(
+        write_spec, "cohorts: [{id: beta, data: {label_noise: 0.5}}]\n" + group, "second.yaml"
     )
     second.write_text(second.read_text().replace("name: small", "name: other"))
     lone = drift_of(run(first, out, "run-1"))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.run.loading import load_spec
 from nethical_runner.spec import SpecError
 
@@ -20,22 +20,18 @@ gate: {min_accuracy: 0.5}
 """
 
 
-def write_spec(folder: Path, extra: str) -> Path:
-    path = folder / "small.yaml"
-    path.write_text(BASE + textwrap.dedent(extra))
-    return path
-
-
-def problems(tmp_path: Path, extra: str) -> list[str]:
-    path = write_spec(tmp_path, extra)
+def problems(write_spec: SpecWriter, extra: str) -> list[str]:
+    path = write_spec(BASE + textwrap.dedent(extra), "small.yaml")
     with pytest.raises(SpecError) as caught:
         load_spec(path)
     return [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
 
 
-def test_bad_drift_and_slice_input_is_a_spec_error_with_line_and_key(tmp_path: Path) -> None:
+def test_bad_drift_and_slice_input_is_a_spec_error_with_line_and_key(
+    write_spec: SpecWriter,
+) -> None:
     assert problems(
-        tmp_path,
+        write_spec,
         """\
         slices:
           - {id: a, where: {column: severity_max, equals: 1, in: [1]}}
@@ -66,9 +62,9 @@ def test_bad_drift_and_slice_input_is_a_spec_error_with_line_and_key(tmp_path: P
     ]
 
 
-def test_rules_across_keys_point_at_the_key_that_cannot_work(tmp_path: Path) -> None:
+def test_rules_across_keys_point_at_the_key_that_cannot_work(write_spec: SpecWriter) -> None:
     assert problems(
-        tmp_path,
+        write_spec,
         """\
         slices:
           - {id: a, where: {column: severity_max, between: [0, 0.5]}}
@@ -87,12 +83,12 @@ def test_rules_across_keys_point_at_the_key_that_cannot_work(tmp_path: Path) -> 
         "12:15: drift.max_spread: compares cohorts, but the spec has only one; declare cohorts, "
         "or a drift.group to compare with the cohorts of earlier runs",
     ]
-    assert problems(tmp_path, "drift: {max_slice_spread: {accuracy: 0.1}}\n") == [
+    assert problems(write_spec, "drift: {max_slice_spread: {accuracy: 0.1}}\n") == [
         "7:27: drift.max_slice_spread: compares slices; declare slices"
     ]
 
 
-def test_a_misspelt_condition_is_hinted_by_its_yaml_name(tmp_path: Path) -> None:
-    assert problems(tmp_path, "slices: [{id: a, where: {column: severity_max, inn: [1]}}]\n") == [
+def test_a_misspelt_condition_is_hinted_by_its_yaml_name(write_spec: SpecWriter) -> None:
+    assert problems(write_spec, "slices: [{id: a, where: {column: severity_max, inn: [1]}}]\n") == [
         "7:48: slices[0].where.inn: unknown key (did you mean 'in'?)"
     ]

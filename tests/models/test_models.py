@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
 
+from conftest import SpecWriter
 from nethical_runner.data import synthetic
 from nethical_runner.metrics.classification import classification_metrics
 from nethical_runner.models import REGISTRY, SCRIPT_TYPES, Model, create_model, load_model
@@ -55,10 +56,9 @@ def test_tabular_types_pass_the_default_gate_on_real_data(breast_cancer, model_t
     [*((t, {}) for t in SCRIPT_TYPES), ("anomaly", {"method": "isolation_forest"})],
 )
 def test_each_type_passes_its_gate_on_its_own_synthetic_data_without_being_perfect(
-    tmp_path: Path, model_type: str, params: dict
+    write_spec: SpecWriter, tmp_path: Path, model_type: str, params: dict
 ) -> None:
-    spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(
+    spec_path = write_spec(
         f"version: 1\nname: s\nmodel: {{type: {model_type}, params: {params or {}}}}\n"
     )
     (cohort,) = run_spec(load_spec(spec_path), RunSettings(tmp_path / "out")).cohorts.values()
@@ -74,7 +74,7 @@ def test_same_seed_same_predictions_and_save_load_round_trip(
 ) -> None:
     params = TABULAR.get(model_type, {})
     kind = create_model(model_type, params).synthetic_kind(create_model(model_type, params).params)
-    X, y, _ = synthetic.generate(kind, 1500, 0.05, seed=3)
+    X, y, _ = synthetic.generate(kind, 400, 0.05, seed=3)
     first, second = fit(model_type, params, X, y), fit(model_type, params, X, y)
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
     first.save(tmp_path / "m.npz", metadata={"k": "v"})
@@ -126,10 +126,8 @@ def test_epochs_change_what_the_transformer_and_anomaly_models_learn() -> None:
         assert not np.allclose(one.predict_proba(data), five.predict_proba(data))
 
 
-def write_spec(tmp_path: Path, model: str) -> Path:
-    path = tmp_path / "s.yaml"
-    path.write_text(f"version: 1\nname: s\nmodel:\n{model}")
-    return path
+def model_spec(write_spec: SpecWriter, model: str) -> Path:
+    return write_spec(f"version: 1\nname: s\nmodel:\n{model}", "s.yaml")
 
 
 @pytest.mark.parametrize(
@@ -171,16 +169,18 @@ def write_spec(tmp_path: Path, model: str) -> Path:
         ),
     ],
 )
-def test_model_sections_are_validated_per_type(tmp_path: Path, model: str, expected: str) -> None:
-    path = write_spec(tmp_path, model)
+def test_model_sections_are_validated_per_type(
+    write_spec: SpecWriter, model: str, expected: str
+) -> None:
+    path = model_spec(write_spec, model)
     with pytest.raises(SpecError) as caught:
         load_spec(path)
     (problem,) = caught.value.problems
     assert str(problem).startswith(f"{path}:{expected}")
 
 
-def test_the_project_can_allow_other_estimator_prefixes(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, "  type: sklearn\n  estimator: tests.test_models.Nothing\n")
+def test_the_project_can_allow_other_estimator_prefixes(write_spec: SpecWriter) -> None:
+    path = model_spec(write_spec, "  type: sklearn\n  estimator: tests.test_models.Nothing\n")
     with pytest.raises(SpecError, match="outside the allowed module prefixes"):
         load_spec(path)
     with pytest.raises(SpecError, match="cannot be imported"):

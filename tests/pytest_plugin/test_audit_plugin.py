@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.audit.verify import verify
 
 SPEC = """\
@@ -23,21 +24,20 @@ audit: {{enabled: true}}
 """
 
 
-def write_spec(pytester: pytest.Pytester, name: str = "mine", audit: bool = True) -> Path:
-    path = pytester.path / "specs" / f"{name}.yaml"
-    path.parent.mkdir(exist_ok=True)
+def spec_text(name: str = "mine", audit: bool = True) -> str:
     text = SPEC.format(name=name)
-    path.write_text(text if audit else text.replace("audit: {enabled: true}\n", ""))
-    return path
+    return text if audit else text.replace("audit: {enabled: true}\n", "")
 
 
 def audit_dir(pytester: pytest.Pytester) -> Path:
     return pytester.path / "nethical-out" / "audit"
 
 
-def test_an_audited_spec_gets_one_audit_item_after_its_cohorts(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
-    write_spec(pytester, name="plain", audit=False)
+def test_an_audited_spec_gets_one_audit_item_after_its_cohorts(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
+    write_spec(spec_text("plain", audit=False), "specs/plain.yaml")
     result = pytester.runpytest("specs/", "--collect-only", "-q")
     ids = [line for line in result.outlines if "::" in line]
     assert ids == [
@@ -54,8 +54,10 @@ def test_an_audited_spec_gets_one_audit_item_after_its_cohorts(pytester: pytest.
     assert not (pytester.path / "nethical-out").exists()
 
 
-def test_the_audit_item_passes_with_junit_properties(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_the_audit_item_passes_with_junit_properties(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
     result = pytester.runpytest("specs/", "--junitxml=report.xml")
     result.assert_outcomes(passed=5)
     report = verify(audit_dir(pytester))
@@ -69,14 +71,18 @@ def test_the_audit_item_passes_with_junit_properties(pytester: pytest.Pytester) 
     assert properties["root"] == latest.root
 
 
-def test_selecting_only_the_audit_item_trains_and_verifies(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_selecting_only_the_audit_item_trains_and_verifies(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
     pytester.runpytest("specs/", "-k", "audit").assert_outcomes(passed=1, deselected=4)
     assert verify(audit_dir(pytester)).ok
 
 
-def test_a_tampered_log_fails_the_next_sessions_audit_item(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_a_tampered_log_fails_the_next_sessions_audit_item(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
     pytester.runpytest("specs/").assert_outcomes(passed=5)
     chunk_path = audit_dir(pytester) / "chunks" / "chunk_000001.json"
     chunk = json.loads(chunk_path.read_text())
@@ -97,9 +103,11 @@ def test_a_tampered_log_fails_the_next_sessions_audit_item(pytester: pytest.Pyte
     assert "Traceback" not in result.stdout.str()
 
 
-def test_the_audit_log_fixture_reads_the_sessions_run(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
-    write_spec(pytester, name="plain", audit=False)
+def test_the_audit_log_fixture_reads_the_sessions_run(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
+    write_spec(spec_text("plain", audit=False), "specs/plain.yaml")
     pytester.makepyfile(
         test_mine="""
         import pytest
@@ -127,10 +135,12 @@ def test_the_audit_log_fixture_reads_the_sessions_run(pytester: pytest.Pytester)
     assert len(list((pytester.path / "nethical-out").rglob("mine__*_model_*.npz"))) == 2
 
 
-def test_xdist_workers_append_to_the_same_log(pytester: pytest.Pytester) -> None:
+def test_xdist_workers_append_to_the_same_log(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
     pytest.importorskip("xdist")
     for name in ("one", "two"):
-        write_spec(pytester, name=name)
+        write_spec(spec_text(name), f"specs/{name}.yaml")
     result = pytester.runpytest_subprocess("specs/", "-n", "2", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=10)
     report = verify(audit_dir(pytester))

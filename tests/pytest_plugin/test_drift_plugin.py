@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
+
+from conftest import SpecWriter
 
 SPEC = """\
 version: 1
@@ -36,13 +37,6 @@ SEEDED = "training: {seed: 7}"
 NOISY = "data: {label_noise: 0.5}"
 
 
-def write_spec(pytester: pytest.Pytester, beta: str = SEEDED) -> Path:
-    path = pytester.path / "specs" / "fair.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(SPEC % beta)
-    return path
-
-
 def reports(pytester: pytest.Pytester) -> list[dict]:
     """Drift reports in the order they were written (run ids of one second do not sort)."""
     folder = pytester.path / "nethical-out" / "drift"
@@ -50,8 +44,10 @@ def reports(pytester: pytest.Pytester) -> list[dict]:
     return sorted(found, key=lambda report: report["end_time"])
 
 
-def test_drift_items_and_the_first_run_without_a_baseline(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_drift_items_and_the_first_run_without_a_baseline(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(SPEC % SEEDED, "specs/fair.yaml")
     result = pytester.runpytest("specs/", "-v", "-rs")
     result.assert_outcomes(passed=6, skipped=1)
     assert [line.split(" ")[0] for line in result.outlines if " PASSED" in line] == [
@@ -76,9 +72,10 @@ def test_drift_items_and_the_first_run_without_a_baseline(pytester: pytest.Pytes
 
 
 def test_a_too_tight_spread_fails_naming_both_cohorts_and_the_bound(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
-    write_spec(pytester, NOISY)
+    write_spec(SPEC % NOISY, "specs/fair.yaml")
     result = pytester.runpytest("specs/", "-k", "drift and not vs_previous", "--junitxml=j.xml")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.re_match_lines(
@@ -104,14 +101,17 @@ def test_a_too_tight_spread_fails_naming_both_cohorts_and_the_bound(
 
 
 def test_history_across_two_sessions_compares_each_cohort_with_its_last_run(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
-    write_spec(pytester)
+    write_spec(SPEC % SEEDED, "specs/fair.yaml")
     pytester.runpytest("specs/", "-k", "vs_previous").assert_outcomes(skipped=1)
     second = pytester.runpytest("specs/", "-k", "vs_previous", "-v")
     second.assert_outcomes(passed=1)
     first_run = reports(pytester)[0]["run_id"]
-    write_spec(pytester, NOISY)  # beta now trains on noisy labels: its accuracy falls
+    write_spec(
+        SPEC % NOISY, "specs/fair.yaml"
+    )  # beta now trains on noisy labels: its accuracy falls
     third = pytester.runpytest("specs/", "-k", "vs_previous")
     third.assert_outcomes(failed=1)
     latest = reports(pytester)[-1]
@@ -129,8 +129,10 @@ def test_history_across_two_sessions_compares_each_cohort_with_its_last_run(
     )
 
 
-def test_the_drift_report_fixture_reads_the_sessions_result(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_the_drift_report_fixture_reads_the_sessions_result(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(SPEC % SEEDED, "specs/fair.yaml")
     pytester.makepyfile(
         test_fairness="""
         def test_slices_of_alpha(drift_report):
@@ -154,9 +156,10 @@ def test_the_drift_report_fixture_reads_the_sessions_result(pytester: pytest.Pyt
 
 
 def test_a_slice_column_that_is_not_a_feature_is_a_collection_error(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
-    path = write_spec(pytester)
+    path = write_spec(SPEC % SEEDED, "specs/fair.yaml")
     path.write_text(path.read_text().replace("column: severity_max", "column: severity"))
     result = pytester.runpytest("specs/")
     assert result.ret == pytest.ExitCode.INTERRUPTED

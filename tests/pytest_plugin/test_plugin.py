@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import textwrap
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
+
+from conftest import SpecWriter
 
 SPEC = """\
 version: 1
@@ -23,11 +24,8 @@ gate:
 """
 
 
-def write_spec(pytester: pytest.Pytester, min_accuracy: str = "0.85", name: str = "mine") -> Path:
-    path = pytester.path / "specs" / f"{name}.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(SPEC.replace("name: mine", f"name: {name}") % min_accuracy)
-    return path
+def spec_text(min_accuracy: str = "0.85", name: str = "mine") -> str:
+    return SPEC.replace("name: mine", f"name: {name}") % min_accuracy
 
 
 def model_files(pytester: pytest.Pytester) -> list[str]:
@@ -35,9 +33,10 @@ def model_files(pytester: pytest.Pytester) -> list[str]:
 
 
 def test_one_item_per_threshold_per_cohort_and_collection_trains_nothing(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
-    write_spec(pytester)
+    write_spec(spec_text(), "specs/mine.yaml")
     result = pytester.runpytest("specs/", "--collect-only", "-q")
     assert result.ret == 0
     assert [line for line in result.outlines if "::" in line] == [
@@ -49,8 +48,10 @@ def test_one_item_per_threshold_per_cohort_and_collection_trains_nothing(
     assert not (pytester.path / "nethical-out").exists()
 
 
-def test_passing_specs_pass_and_each_spec_trains_once(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_passing_specs_pass_and_each_spec_trains_once(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
     result = pytester.runpytest("specs/")
     result.assert_outcomes(passed=4)
     assert len(model_files(pytester)) == 2  # one per cohort, not one per item
@@ -58,9 +59,10 @@ def test_passing_specs_pass_and_each_spec_trains_once(pytester: pytest.Pytester)
 
 
 def test_a_missed_gate_fails_its_item_with_metric_threshold_context_and_line(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
-    write_spec(pytester, min_accuracy="0.99")
+    write_spec(spec_text("0.99"), "specs/mine.yaml")
     result = pytester.runpytest("specs/")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=2, failed=2)
@@ -77,11 +79,10 @@ def test_a_missed_gate_fails_its_item_with_metric_threshold_context_and_line(
 
 
 def test_a_bad_spec_is_a_collection_error_listing_every_problem(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
-    bad = pytester.path / "specs" / "bad.yaml"
-    bad.parent.mkdir()
-    bad.write_text(
+    write_spec(
         textwrap.dedent(
             """\
             version: 1
@@ -89,7 +90,8 @@ def test_a_bad_spec_is_a_collection_error_listing_every_problem(
             model: {type: logistic}
             gate: {min_acuracy: 0.9, max_ece: 2}
             """
-        )
+        ),
+        "specs/bad.yaml",
     )
     result = pytester.runpytest("specs/")
     assert result.ret == pytest.ExitCode.INTERRUPTED
@@ -103,8 +105,10 @@ def test_a_bad_spec_is_a_collection_error_listing_every_problem(
     assert "Traceback" not in result.stdout.str()
 
 
-def test_keyword_selection_last_failed_and_junit_properties(pytester: pytest.Pytester) -> None:
-    write_spec(pytester, min_accuracy="0.99")
+def test_keyword_selection_last_failed_and_junit_properties(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text("0.99"), "specs/mine.yaml")
     only_ece = pytester.runpytest("specs/", "-k", "ece")
     only_ece.assert_outcomes(passed=2, deselected=2)
 
@@ -129,8 +133,10 @@ def test_keyword_selection_last_failed_and_junit_properties(pytester: pytest.Pyt
     assert alpha["data_source"].startswith("synthetic")
 
 
-def test_a_bare_run_collects_only_the_configured_spec_folders(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_a_bare_run_collects_only_the_configured_spec_folders(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
     for stray in (".github/workflows/ci.yml", "tests/data/broken.yaml", "docs/example.yaml"):
         path = pytester.path / stray
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,9 +151,10 @@ def test_a_bare_run_collects_only_the_configured_spec_folders(pytester: pytest.P
 
 
 def test_a_folder_named_on_the_command_line_is_collected_from_anywhere(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
-    spec = write_spec(pytester)
+    spec = write_spec(spec_text(), "specs/mine.yaml")
     elsewhere = pytester.path / "gates" / "mine.yaml"
     elsewhere.parent.mkdir()
     spec.rename(elsewhere)
@@ -157,22 +164,26 @@ def test_a_folder_named_on_the_command_line_is_collected_from_anywhere(
     assert "gates/mine.yaml::mine::beta::gate[accuracy]" in by_file.outlines
 
 
-def test_two_specs_with_the_same_name_are_refused(pytester: pytest.Pytester) -> None:
-    write_spec(pytester, name="mine")
+def test_two_specs_with_the_same_name_are_refused(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
     clash = pytester.path / "specs" / "other.yaml"
     clash.write_text((pytester.path / "specs" / "mine.yaml").read_text())
     result = pytester.runpytest("specs/", "--collect-only")
     result.stdout.fnmatch_lines(["specs/other.yaml:2:7: name: 'mine' is already used by *"])
 
 
-def test_the_output_root_option(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_the_output_root_option(write_spec: SpecWriter, pytester: pytest.Pytester) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
     pytester.runpytest("specs/", "--nethical-out", "elsewhere").assert_outcomes(passed=4)
     assert list((pytester.path / "elsewhere" / "models" / "current").glob("*.npz"))
 
 
-def test_hand_written_tests_read_the_same_training_result(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_hand_written_tests_read_the_same_training_result(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
     pytester.makepyfile(
         test_mine="""
         def test_alpha_is_accurate(training_result):
@@ -185,9 +196,11 @@ def test_hand_written_tests_read_the_same_training_result(pytester: pytest.Pytes
     assert len(model_files(pytester)) == 2
 
 
-def test_under_xdist_every_spec_trains_exactly_once(pytester: pytest.Pytester) -> None:
+def test_under_xdist_every_spec_trains_exactly_once(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
     for name in ("one", "two", "three"):
-        write_spec(pytester, name=name)
+        write_spec(spec_text(name=name), f"specs/{name}.yaml")
     result = pytester.runpytest("specs/", "-n", "2", "-p", "xdist")
     result.assert_outcomes(passed=12)
     result.stdout.fnmatch_lines(["*--dist loadfile, so each spec runs on one worker*"])
@@ -215,8 +228,10 @@ def test_xdist_schedules_by_file_when_its_mode_would_spread_a_spec(
     assert type(made) is getattr(xdist_scheduler, scheduler)
 
 
-def test_without_xdist_the_scheduling_hook_is_not_registered(pytester: pytest.Pytester) -> None:
-    write_spec(pytester)
+def test_without_xdist_the_scheduling_hook_is_not_registered(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(spec_text(), "specs/mine.yaml")
     result = pytester.runpytest("specs/", "-p", "no:xdist")
     result.assert_outcomes(passed=4)
     assert "each spec runs on one worker" not in result.stdout.str()

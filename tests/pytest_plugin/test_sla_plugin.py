@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.cli.main import main
 
 SPEC = """\
@@ -32,19 +33,16 @@ TINY = "0.000001"  # 1 ns
 HOUR = "3600000"
 
 
-def write_spec(pytester: pytest.Pytester, sla: str) -> Path:
-    path = pytester.path / "specs" / "fast.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(SPEC % sla)
-    return path
-
-
 def sla_files(root: Path, kind: str) -> list[Path]:
     return sorted(root.rglob(f"sla_{kind}_*"))
 
 
-def test_a_tiny_p95_target_fails_its_item_and_pytest_exits_1(pytester: pytest.Pytester) -> None:
-    write_spec(pytester, f"  p95_ms: {TINY}\n  avg_ms: {HOUR}\n  calls: 20\n  warmup: 2")
+def test_a_tiny_p95_target_fails_its_item_and_pytest_exits_1(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(
+        SPEC % f"  p95_ms: {TINY}\n  avg_ms: {HOUR}\n  calls: 20\n  warmup: 2", "specs/fast.yaml"
+    )
     result = pytester.runpytest("specs/")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=4, failed=2)
@@ -63,8 +61,13 @@ def test_a_tiny_p95_target_fails_its_item_and_pytest_exits_1(pytester: pytest.Py
     assert len(sla_files(out, "documentation")) == 2
 
 
-def test_generous_targets_pass_one_item_per_target_per_cohort(pytester: pytest.Pytester) -> None:
-    write_spec(pytester, f"  p95_ms: {HOUR}\n  max_ms: {HOUR}\n  stages: {{training_ms: {HOUR}}}")
+def test_generous_targets_pass_one_item_per_target_per_cohort(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(
+        SPEC % f"  p95_ms: {HOUR}\n  max_ms: {HOUR}\n  stages: {{training_ms: {HOUR}}}",
+        "specs/fast.yaml",
+    )
     result = pytester.runpytest("specs/", "-v", "-W", "error::UserWarning")
     result.assert_outcomes(passed=8)
     assert result.ret == pytest.ExitCode.OK
@@ -75,8 +78,12 @@ def test_generous_targets_pass_one_item_per_target_per_cohort(pytester: pytest.P
     ]
 
 
-def test_the_warning_band_passes_with_a_pytest_warning(pytester: pytest.Pytester) -> None:
-    write_spec(pytester, f"  p95_ms: {TINY}\n  warn_margin: 1000000000000\n  calls: 10")
+def test_the_warning_band_passes_with_a_pytest_warning(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(
+        SPEC % f"  p95_ms: {TINY}\n  warn_margin: 1000000000000\n  calls: 10", "specs/fast.yaml"
+    )
     result = pytester.runpytest("specs/")
     result.assert_outcomes(passed=4, warnings=2)
     assert result.ret == pytest.ExitCode.OK
@@ -85,18 +92,22 @@ def test_the_warning_band_passes_with_a_pytest_warning(pytester: pytest.Pytester
     )
 
 
-def test_on_breach_warn_passes_a_breach_with_a_warning(pytester: pytest.Pytester) -> None:
-    write_spec(pytester, f"  p95_ms: {TINY}\n  on_breach: warn\n  calls: 10")
+def test_on_breach_warn_passes_a_breach_with_a_warning(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(SPEC % f"  p95_ms: {TINY}\n  on_breach: warn\n  calls: 10", "specs/fast.yaml")
     result = pytester.runpytest("specs/")
     result.assert_outcomes(passed=4, warnings=2)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*breach, reported as a warning (on_breach: warn)*"])
 
 
-def test_stage_budgets_are_items_of_their_own(pytester: pytest.Pytester) -> None:
+def test_stage_budgets_are_items_of_their_own(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
     write_spec(
-        pytester,
-        f"  calls: 10\n  stages: {{training_ms: {TINY}, validation_ms: {HOUR}}}",
+        SPEC % f"  calls: 10\n  stages: {{training_ms: {TINY}, validation_ms: {HOUR}}}",
+        "specs/fast.yaml",
     )
     result = pytester.runpytest("specs/", "-k", "stage", "--junitxml=report.xml")
     result.assert_outcomes(passed=2, failed=2)
@@ -114,8 +125,10 @@ def test_stage_budgets_are_items_of_their_own(pytester: pytest.Pytester) -> None
     assert cases["sla[stage.validation]"]["status"] == "compliant"
 
 
-def test_the_sla_report_fixture_reads_the_sessions_result(pytester: pytest.Pytester) -> None:
-    write_spec(pytester, "  calls: 10")
+def test_the_sla_report_fixture_reads_the_sessions_result(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(SPEC % "  calls: 10", "specs/fast.yaml")
     pytester.makepyfile(
         test_mine="""
         import json

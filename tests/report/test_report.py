@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.checks.collect import collect_checks
 from nethical_runner.report.records import check_properties
 from nethical_runner.run.pipeline import CohortFailure, SpecResult
@@ -42,13 +43,6 @@ sla: {p95_ms: 3600000, calls: 10, warmup: 0}
 """
 
 
-def write(pytester: pytest.Pytester, name: str, text: str) -> Path:
-    path = pytester.path / "specs" / f"{name}.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
-    return path
-
-
 def out(pytester: pytest.Pytester) -> Path:
     return pytester.path / "nethical-out"
 
@@ -68,8 +62,10 @@ def summary_table(lines: list[str]) -> list[list[str]]:
     return rows
 
 
-def test_table_results_and_summary_say_what_failed_first(pytester: pytest.Pytester) -> None:
-    write(pytester, "mine", SPEC)
+def test_table_results_and_summary_say_what_failed_first(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(SPEC, "specs/mine.yaml")
     result = pytester.runpytest("specs/")
     result.assert_outcomes(passed=5, failed=3, warnings=2)
     lines = result.outlines
@@ -154,10 +150,11 @@ def test_table_results_and_summary_say_what_failed_first(pytester: pytest.Pytest
 
 
 def test_reliability_diagrams_are_pngs_whose_bins_give_the_gated_ece(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
     pytest.importorskip("matplotlib")
-    write(pytester, "fast", FAST % "fast")
+    write_spec(FAST % "fast", "specs/fast.yaml")
     pytester.runpytest("specs/").assert_outcomes(passed=4)
     png = out(pytester) / "reliability" / "fast__one.png"
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -170,10 +167,10 @@ def test_reliability_diagrams_are_pngs_whose_bins_give_the_gated_ece(
 
 
 def test_without_matplotlib_everything_but_the_diagrams_works(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    write_spec: SpecWriter, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
-    write(pytester, "fast", FAST % "fast")
+    write_spec(FAST % "fast", "specs/fast.yaml")
     result = pytester.runpytest("specs/")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
@@ -188,9 +185,11 @@ def test_without_matplotlib_everything_but_the_diagrams_works(
     assert "Reliability diagrams skipped: matplotlib is not installed" in summary
 
 
-def test_xdist_workers_feed_one_table_and_one_set_of_files(pytester: pytest.Pytester) -> None:
+def test_xdist_workers_feed_one_table_and_one_set_of_files(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
     for name in ("fast", "fast2", "fast3"):
-        write(pytester, name, FAST % name)
+        write_spec(FAST % name, f"specs/{name}.yaml")
     result = pytester.runpytest("specs/", "-n", "2")
     result.assert_outcomes(passed=12)
     lines = result.outlines
@@ -215,9 +214,10 @@ def test_xdist_workers_feed_one_table_and_one_set_of_files(pytester: pytest.Pyte
 
 
 def test_junit_items_carry_metric_threshold_data_source_and_location(
+    write_spec: SpecWriter,
     pytester: pytest.Pytester,
 ) -> None:
-    write(pytester, "mine", SPEC.replace("gate:", "sla: {p95_ms: 3600000, calls: 10}\ngate:"))
+    write_spec(SPEC.replace("gate:", "sla: {p95_ms: 3600000, calls: 10}\ngate:"), "specs/mine.yaml")
     pytester.runpytest("specs/", "--junitxml=report.xml")
     cases = {
         f"{case.get('classname')}::{case.get('name')}": {
@@ -241,14 +241,17 @@ def test_junit_items_carry_metric_threshold_data_source_and_location(
 
 
 def test_github_actions_annotations_and_step_summary(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    write_spec: SpecWriter,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     step_summary = tmp_path / "step_summary.md"
     step_summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
     monkeypatch.setenv("GITHUB_WORKSPACE", str(pytester.path.parent))
-    write(pytester, "mine", SPEC)
+    write_spec(SPEC, "specs/mine.yaml")
     result = pytester.runpytest("specs/")
     where = f"{pytester.path.name}/specs/mine.yaml"  # relative to the checkout
     annotations = [line for line in result.outlines if line.startswith("::")]
@@ -271,11 +274,11 @@ def test_github_actions_annotations_and_step_summary(
 
 
 def test_spec_errors_are_reported_and_annotated(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    write_spec: SpecWriter, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    write(pytester, "fast", FAST % "fast")
-    write(pytester, "bad", FAST.replace("min_accuracy: 0.5", "min_accuracy: 1.5") % "bad")
+    write_spec(FAST % "fast", "specs/fast.yaml")
+    write_spec(FAST.replace("min_accuracy: 0.5", "min_accuracy: 1.5") % "bad", "specs/bad.yaml")
     result = pytester.runpytest("specs/", "--continue-on-collection-errors")
     result.assert_outcomes(passed=4, errors=1)
     result.stdout.fnmatch_lines(
@@ -309,9 +312,8 @@ def test_runs_without_spec_items_write_and_print_nothing(pytester: pytest.Pytest
     assert not out(pytester).exists()
 
 
-def test_untrained_cohorts_still_name_their_default_thresholds(tmp_path: Path) -> None:
-    path = tmp_path / "s.yaml"
-    path.write_text("version: 1\nname: s\nmodel: {type: heuristic}\nsla: {}\n")
+def test_untrained_cohorts_still_name_their_default_thresholds(write_spec: SpecWriter) -> None:
+    path = write_spec("version: 1\nname: s\nmodel: {type: heuristic}\nsla: {}\n", "s.yaml")
     spec = load_spec(path)
     result = SpecResult(spec, "run", {"default": CohortFailure("default", "DataError: x", "")})
     found = {c.label: check_properties(spec, c, None, result) for c in collect_checks(spec)}

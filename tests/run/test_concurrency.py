@@ -13,25 +13,24 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.audit.verify import verify
 from nethical_runner.models import load_model
 
 NAMES = ("one", "two", "three")
 
 
-def write_specs(folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in NAMES:
-        path = folder / f"{name}.yaml"
-        path.write_text(
+def write_specs(write_spec: SpecWriter) -> list[Path]:
+    return [
+        write_spec(
             f"version: 1\nname: {name}\nmodel: {{type: logistic}}\ntraining: {{epochs: 3}}\n"
             "data: {samples: 600}\ngate: {max_ece: 0.5, min_accuracy: 0.5}\n"
             "sla: {calls: 10, warmup: 0, p95_ms: 1000}\naudit: {enabled: true, chunk_size: 3}\n"
-            "cohorts:\n  - {id: alpha}\n  - {id: beta, training: {seed: 7}}\n"
+            "cohorts:\n  - {id: alpha}\n  - {id: beta, training: {seed: 7}}\n",
+            f"specs/{name}.yaml",
         )
-        paths.append(path)
-    return paths
+        for name in NAMES
+    ]
 
 
 def check_root(out: Path, at_least: int) -> None:
@@ -82,8 +81,10 @@ def start_cli(specs: list[Path], out: Path) -> subprocess.Popen[str]:
     )
 
 
-def test_command_lines_running_at_once_into_one_root(tmp_path: Path) -> None:
-    specs = write_specs(tmp_path / "specs")
+def test_command_lines_running_at_once_into_one_root(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    specs = write_specs(write_spec)
     out = tmp_path / "out"
     processes = [start_cli(specs, out) for _ in range(3)]
     for process in processes:
@@ -97,9 +98,11 @@ def test_command_lines_running_at_once_into_one_root(tmp_path: Path) -> None:
     )
 
 
-def test_xdist_sessions_and_a_command_line_at_once_into_one_root(tmp_path: Path) -> None:
+def test_xdist_sessions_and_a_command_line_at_once_into_one_root(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     pytest.importorskip("xdist")
-    specs = write_specs(tmp_path / "specs")
+    specs = write_specs(write_spec)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "pytest", str(tmp_path / "specs"), "-n", "2", "-q"]
     command += ["-p", "no:cacheprovider", "--nethical-out", str(out), "--rootdir", str(tmp_path)]

@@ -32,7 +32,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.audit.verify import verify
+from nethical_runner.cli.main import main
 from nethical_runner.models import load_model
 
 pytestmark = pytest.mark.skipif(
@@ -103,8 +105,7 @@ def run_ids(out: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def earlier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An output root after one complete run; each test works on a copy of it."""
-    root = tmp_path_factory.mktemp("earlier")
-    (root / "k.yaml").write_text(SPEC)
+    root = SpecWriter(tmp_path_factory.mktemp("earlier"))(SPEC, "k.yaml").parent
     completed = run_spec(root / "out")
     assert completed.returncode == 0, completed.stderr
     return root / "out"
@@ -149,13 +150,7 @@ def check_nothing_lost(out: Path, before: dict[str, bytes]) -> None:
         named = json.loads(pointer.read_text())
         load_model(pointer.parent / named["model"])
         json.loads((pointer.parent / named["metrics"]).read_text())
-    audit = subprocess.run(
-        [sys.executable, "-m", "nethical_runner", "audit", "verify", str(out / "audit")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert main(["audit", "verify", str(out / "audit")]) == 0  # in process: the log, not a kill
     ids = run_ids(out)
     first = ids[0]
     per_run = ids.count(first)
@@ -166,8 +161,8 @@ def check_nothing_lost(out: Path, before: dict[str, bytes]) -> None:
 
 
 def check_next_run_succeeds(out: Path) -> None:
-    completed = run_spec(out)
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    """In this process: the run after a kill is an ordinary one, with nothing to instrument."""
+    assert main(["run", str(out.parent / "k.yaml"), "--out", str(out)]) == 0
     report = verify(out / "audit")
     assert report.ok and not report.notes, report.render()
 
@@ -233,11 +228,12 @@ def test_kills_at_random_moments_lose_nothing(earlier: Path, tmp_path: Path) -> 
 
 
 def test_a_first_run_killed_before_its_head_leaves_an_empty_log_the_next_run_repairs(
+    write_spec: SpecWriter,
     tmp_path: Path,
 ) -> None:
     """With no earlier run there is nothing to keep: the log holds no committed event, which
     ``verify`` reports (an empty log does not verify), and the next run appends from zero."""
-    (tmp_path / "k.yaml").write_text(SPEC)
+    write_spec(SPEC, "k.yaml")
     out = tmp_path / "out"
     trace = tmp_path / "trace.json"
     assert run_spec(out, CRASH_TRACE=str(trace)).returncode == 0

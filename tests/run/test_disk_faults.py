@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.audit.verify import verify
 from nethical_runner.cli.main import main
 from nethical_runner.models import load_model
@@ -43,13 +44,6 @@ gate: {max_ece: 0.5, min_accuracy: 0.5}
 sla: {calls: 10, warmup: 0, p95_ms: 1000}
 audit: {enabled: true}
 """
-
-
-def write_spec(folder: Path) -> Path:
-    (folder / "specs").mkdir(parents=True, exist_ok=True)
-    path = folder / "specs" / "d.yaml"
-    path.write_text(SPEC)
-    return path
 
 
 def snapshot(out: Path) -> dict[str, bytes]:
@@ -124,9 +118,13 @@ def full_disk_at(monkeypatch: pytest.MonkeyPatch, out: Path, prefix: str) -> Ite
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_no_space_for_any_output_fails_the_run_and_keeps_what_was_there(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], target: str
+    write_spec: SpecWriter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
 ) -> None:
-    spec, out = write_spec(tmp_path), (tmp_path / "out").resolve()
+    spec, out = write_spec(SPEC, "specs/d.yaml"), (tmp_path / "out").resolve()
     assert main(["run", str(spec), "--out", str(out)]) == 0
     before = snapshot(out)
     capsys.readouterr()
@@ -146,9 +144,9 @@ def test_no_space_for_any_output_fails_the_run_and_keeps_what_was_there(
 
 
 def test_no_space_fails_the_pytest_items(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    write_spec: SpecWriter, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_spec(pytester.path)
+    write_spec(SPEC, "specs/d.yaml")
     out = (pytester.path / "nethical-out").resolve()
     with full_disk_at(monkeypatch, out, "models/"):
         result = pytester.runpytest_inprocess("specs/", "-p", "no:cacheprovider", "-rA")
@@ -200,11 +198,11 @@ def cli_run(spec: Path, out: Path, **kwargs: object) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
-def test_a_real_full_disk(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path)
+def test_a_real_full_disk(write_spec: SpecWriter, tmp_path: Path) -> None:
+    spec = write_spec(SPEC, "specs/d.yaml")
     with tmpfs(tmp_path / "disk", "4m") as disk:
         out = disk / "out"
-        assert cli_run(spec, out).returncode == 0
+        assert main(["run", str(spec), "--out", str(out)]) == 0  # no fault: in process
         before = snapshot(out)
         ballast = fill(disk)
         failed = cli_run(spec, out)
@@ -230,10 +228,10 @@ def limit_file_size(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
-def test_a_file_size_limit_fails_the_run_clearly(tmp_path: Path) -> None:
+def test_a_file_size_limit_fails_the_run_clearly(write_spec: SpecWriter, tmp_path: Path) -> None:
     """The unprivileged stand-in for a full disk: every write past 1 KiB fails with EFBIG."""
-    spec, out = write_spec(tmp_path), tmp_path / "out"
-    assert cli_run(spec, out).returncode == 0
+    spec, out = write_spec(SPEC, "specs/d.yaml"), tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out)]) == 0  # no fault: in process
     before = snapshot(out)
     failed = cli_run(spec, out, preexec_fn=lambda: limit_file_size(1024))
     assert failed.returncode == 2, failed.stdout + failed.stderr
@@ -271,9 +269,11 @@ def read_only(folder: Path) -> Iterator[None]:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def test_a_read_only_output_folder_fails_the_run_and_the_items(tmp_path: Path) -> None:
-    spec, out = write_spec(tmp_path), tmp_path / "out"
-    assert cli_run(spec, out).returncode == 0
+def test_a_read_only_output_folder_fails_the_run_and_the_items(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec, out = write_spec(SPEC, "specs/d.yaml"), tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out)]) == 0  # no fault: in process
     before = snapshot(out)
     with read_only(out):
         failed = cli_run(spec, out)
@@ -292,4 +292,4 @@ def test_a_read_only_output_folder_fails_the_run_and_the_items(tmp_path: Path) -
         assert "could not be trained" in session.stdout
     check_intact(out, before)
     shutil.rmtree(out / "sla")  # writable again: the next run recreates what it needs
-    assert cli_run(spec, out).returncode == 0
+    assert main(["run", str(spec), "--out", str(out)]) == 0  # no fault: in process

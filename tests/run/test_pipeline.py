@@ -8,15 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.models import create_model, load_model
 from nethical_runner.run.pipeline import CohortResult, RunSettings, run_spec
 from nethical_runner.spec import Spec, load_spec
 
 
-def make_spec(tmp_path: Path, body: str, name: str = "demo") -> Spec:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(f"version: 1\nname: {name}\n{body}")
-    return load_spec(path)
+def make_spec(write_spec: SpecWriter, body: str, name: str = "demo") -> Spec:
+    return load_spec(write_spec(f"version: 1\nname: {name}\n{body}", f"{name}.yaml"))
 
 
 def train(spec: Spec, out: Path) -> CohortResult:
@@ -28,16 +27,18 @@ def train(spec: Spec, out: Path) -> CohortResult:
 
 @pytest.mark.parametrize("model_type", ["heuristic", "logistic"])
 def test_models_learn_the_risk_rule_and_pass_the_default_gate(
-    tmp_path: Path, model_type: str
+    write_spec: SpecWriter, tmp_path: Path, model_type: str
 ) -> None:
-    cohort = train(make_spec(tmp_path, f"model: {{type: {model_type}}}\n"), tmp_path / "out")
+    cohort = train(make_spec(write_spec, f"model: {{type: {model_type}}}\n"), tmp_path / "out")
     assert cohort.metrics["accuracy"] >= 0.9
     assert cohort.metrics["ece"] <= 0.05
     assert cohort.promoted
 
 
-def test_the_same_spec_and_seed_give_the_same_metrics(tmp_path: Path) -> None:
-    spec = make_spec(tmp_path, "model: {type: logistic}\ndata: {samples: 2000}\n")
+def test_the_same_spec_and_seed_give_the_same_metrics(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = make_spec(write_spec, "model: {type: logistic}\ndata: {samples: 2000}\n")
     first = train(spec, tmp_path / "a").metrics
     second = train(spec, tmp_path / "b").metrics
     assert first == second
@@ -54,8 +55,10 @@ def test_epochs_and_batch_size_drive_logistic_training(tmp_path: Path) -> None:
     assert not np.allclose(coefs[1], coefs[2])
 
 
-def test_a_saved_model_loads_without_pickle_and_predicts_identically(tmp_path: Path) -> None:
-    cohort = train(make_spec(tmp_path, "model: {type: heuristic}\n"), tmp_path / "out")
+def test_a_saved_model_loads_without_pickle_and_predicts_identically(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    cohort = train(make_spec(write_spec, "model: {type: heuristic}\n"), tmp_path / "out")
     with np.load(cohort.model_path, allow_pickle=False) as archive:
         assert all(archive[name].dtype != object for name in archive.files)
     loaded, metadata = load_model(cohort.model_path)
@@ -65,15 +68,17 @@ def test_a_saved_model_loads_without_pickle_and_predicts_identically(tmp_path: P
     )
 
 
-def test_a_failing_model_never_replaces_a_promoted_one(tmp_path: Path) -> None:
+def test_a_failing_model_never_replaces_a_promoted_one(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    good = train(make_spec(tmp_path, "model: {type: logistic}\n"), out)
+    good = train(make_spec(write_spec, "model: {type: logistic}\n"), out)
     assert good.promoted
     promoted_bytes = good.model_path.read_bytes()
     pointer = out / "models" / "current" / "demo__default.latest.json"
     pointer_before = pointer.read_text()
 
-    tight = make_spec(tmp_path, "model: {type: logistic}\ngate: {min_accuracy: 0.999}\n")
+    tight = make_spec(write_spec, "model: {type: logistic}\ngate: {min_accuracy: 0.999}\n")
     bad = train(tight, out)
     assert not bad.promoted
     assert bad.model_path.parent.name == "candidates"
@@ -83,9 +88,9 @@ def test_a_failing_model_never_replaces_a_promoted_one(tmp_path: Path) -> None:
     assert not list(out.rglob("*.tmp"))
 
 
-def test_a_cohort_that_cannot_train_fails_alone(tmp_path: Path) -> None:
+def test_a_cohort_that_cannot_train_fails_alone(write_spec: SpecWriter, tmp_path: Path) -> None:
     spec = make_spec(
-        tmp_path,
+        write_spec,
         "model: {type: logistic}\ncohorts:\n  - {id: ok}\n"
         "  - {id: broken, data: {split: {train_fraction: 0.001}}, training: {seed: 1}}\n"
         "data: {samples: 100}\n",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.run import cache as resultcache
 from nethical_runner.run.cache import ResultCache
 from nethical_runner.run.pipeline import CohortResult, RunSettings, run_spec
@@ -23,29 +24,28 @@ data:
 """
 
 
-def write_rows(root: Path, flip: int = -1) -> None:
+def write_rows(write_spec: SpecWriter, flip: int = -1) -> None:
     lines = ["violation_count,severity_max,label"]
     for i in range(400):
         a, b = (i * 37 % 100) / 100, (i * 53 % 100) / 100
         label = int(a + b > 1) if i != flip else 1 - int(a + b > 1)
         lines.append(f"{a},{b},{label}")
-    (root / "rows.csv").write_text("\n".join(lines) + "\n")
+    write_spec.csv("\n".join(lines) + "\n", "rows.csv")
 
 
-def train(root: Path, cache: ResultCache | None, epochs: int = 5) -> CohortResult:
-    spec_path = root / "spec.yaml"
-    spec_path.write_text(SPEC % epochs)
-    settings = RunSettings(root / "out", result_cache=cache)
-    (cohort,) = run_spec(load_spec(spec_path, root=root), settings).cohorts.values()
+def train(write_spec: SpecWriter, cache: ResultCache | None, epochs: int = 5) -> CohortResult:
+    spec_path = write_spec(SPEC % epochs)
+    settings = RunSettings(write_spec.root / "out", result_cache=cache)
+    (cohort,) = run_spec(load_spec(spec_path, root=write_spec.root), settings).cohorts.values()
     assert isinstance(cohort, CohortResult), cohort
     return cohort
 
 
-def test_an_unchanged_spec_is_served_from_the_cache(tmp_path: Path) -> None:
-    write_rows(tmp_path)
+def test_an_unchanged_spec_is_served_from_the_cache(write_spec: SpecWriter, tmp_path: Path) -> None:
+    write_rows(write_spec)
     cache = ResultCache(tmp_path / "cache")
-    first = train(tmp_path, cache)
-    second = train(tmp_path, cache)
+    first = train(write_spec, cache)
+    second = train(write_spec, cache)
     assert (first.cached, second.cached) == (False, True)
     assert second.metrics == first.metrics
     X = second.split.X_val
@@ -54,25 +54,27 @@ def test_an_unchanged_spec_is_served_from_the_cache(tmp_path: Path) -> None:
     assert record["cached"] is True and record["accuracy"] == first.metrics["accuracy"]
 
 
-def test_changed_data_spec_or_code_is_retrained(tmp_path: Path, monkeypatch) -> None:
-    write_rows(tmp_path)
+def test_changed_data_spec_or_code_is_retrained(
+    write_spec: SpecWriter, tmp_path: Path, monkeypatch
+) -> None:
+    write_rows(write_spec)
     cache = ResultCache(tmp_path / "cache")
-    assert not train(tmp_path, cache).cached
-    write_rows(tmp_path, flip=7)  # one label changed
-    assert not train(tmp_path, cache).cached
-    assert not train(tmp_path, cache, epochs=6).cached
-    assert train(tmp_path, cache, epochs=6).cached
+    assert not train(write_spec, cache).cached
+    write_rows(write_spec, flip=7)  # one label changed
+    assert not train(write_spec, cache).cached
+    assert not train(write_spec, cache, epochs=6).cached
+    assert train(write_spec, cache, epochs=6).cached
     monkeypatch.setattr(resultcache, "code_digest", lambda: "another version of the code")
-    assert not train(tmp_path, cache, epochs=6).cached
+    assert not train(write_spec, cache, epochs=6).cached
 
 
-def test_a_damaged_cache_entry_is_retrained(tmp_path: Path) -> None:
-    write_rows(tmp_path)
+def test_a_damaged_cache_entry_is_retrained(write_spec: SpecWriter, tmp_path: Path) -> None:
+    write_rows(write_spec)
     cache = ResultCache(tmp_path / "cache")
-    train(tmp_path, cache)
+    train(write_spec, cache)
     for model in (tmp_path / "cache").rglob("*.npz"):
         model.write_bytes(model.read_bytes()[:-10])
-    assert not train(tmp_path, cache).cached
+    assert not train(write_spec, cache).cached
 
 
 def cached_flags(pytester: pytest.Pytester) -> list[bool]:

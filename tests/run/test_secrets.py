@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from support.kaggle_server import zip_bytes
 
-from conftest import FAKE_KEY, USERNAME, Serve
+from conftest import FAKE_KEY, USERNAME, Serve, SpecWriter
 from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset
 from nethical_runner.run.pipeline import CohortFailure, RunSettings, run_spec
 from nethical_runner.spec import load_spec
@@ -34,17 +34,14 @@ def risk_csv() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def write_spec(folder: Path, fallback: str) -> Path:
-    (folder / "specs").mkdir(parents=True, exist_ok=True)
-    path = folder / "specs" / "k.yaml"
-    path.write_text(
+def spec_text(fallback: str) -> str:
+    return (
         "version: 1\nname: k\nmodel: {type: logistic}\ntraining: {epochs: 2}\n"
         "data:\n  source: kaggle\n  samples: 300\n"
         "  kaggle: {dataset: owner/risk-data, version: 1, file: risk.csv, timeout_s: 20}\n"
         f"  fallback: {fallback}\n"
         "gate: {max_ece: 0.5}\nsla: {calls: 10, warmup: 0}\naudit: {enabled: true}\n"
     )
-    return path
 
 
 def assert_clean(texts: list[str], folders: list[Path]) -> int:
@@ -81,10 +78,17 @@ def planted(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ],
 )
 def test_the_command_line_never_shows_or_stores_a_credential(
-    planted: Path, serve: Serve, tmp_path: Path, mode: str, fallback: str, code: int, redacted: str
+    write_spec: SpecWriter,
+    planted: Path,
+    serve: Serve,
+    tmp_path: Path,
+    mode: str,
+    fallback: str,
+    code: int,
+    redacted: str,
 ) -> None:
     serve(archive=risk_csv(), content_type="text/csv", mode=mode)
-    spec = write_spec(tmp_path, fallback)
+    spec = write_spec(spec_text(fallback), "specs/k.yaml")
     completed = subprocess.run(
         [sys.executable, "-m", "nethical_runner", "run", str(spec), "--out", str(tmp_path / "out"),
          "--cache-dir", str(planted)],
@@ -99,10 +103,10 @@ def test_the_command_line_never_shows_or_stores_a_credential(
 
 
 def test_a_pytest_session_never_shows_or_stores_a_credential(
-    planted: Path, serve: Serve, pytester: pytest.Pytester
+    write_spec: SpecWriter, planted: Path, serve: Serve, pytester: pytest.Pytester
 ) -> None:
     serve(mode="error_echo")
-    write_spec(pytester.path, "none")
+    write_spec(spec_text("none"), "specs/k.yaml")
     junit = pytester.path / "junit.xml"
     result = pytester.runpytest_subprocess(
         "specs/", "-v", "-rA", "-l", "--tb=long", "-W", "default", "-p", "no:cacheprovider",
@@ -118,7 +122,7 @@ def test_a_pytest_session_never_shows_or_stores_a_credential(
 
 
 def test_exceptions_and_results_carry_no_credential(
-    planted: Path, serve: Serve, tmp_path: Path
+    write_spec: SpecWriter, planted: Path, serve: Serve, tmp_path: Path
 ) -> None:
     serve(mode="error_echo")
     with pytest.raises(DataUnavailable) as caught:
@@ -126,7 +130,8 @@ def test_exceptions_and_results_carry_no_credential(
     error = caught.value
     assert_clean([str(error), repr(error), repr(error.args), error.message], [])
     result = run_spec(
-        load_spec(write_spec(tmp_path, "none")), RunSettings(tmp_path / "out", cache_dir=planted)
+        load_spec(write_spec(spec_text("none"), "specs/k.yaml")),
+        RunSettings(tmp_path / "out", cache_dir=planted),
     )
     failure = result.cohorts["default"]
     assert isinstance(failure, CohortFailure)

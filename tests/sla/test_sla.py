@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.run.pipeline import STAGES
 from nethical_runner.sla.measure import (
     PERCENTILE_METHOD,
@@ -360,17 +361,16 @@ def test_the_documentation_has_the_seeds_sections(tmp_path: Path) -> None:
 # --- spec errors ------------------------------------------------------------------------------
 
 
-def spec_problems(tmp_path: Path, sla: str) -> list[str]:
-    path = tmp_path / "spec.yaml"
-    path.write_text("version: 1\nname: demo\nmodel: {type: logistic}\n" + textwrap.dedent(sla))
+def spec_problems(write_spec: SpecWriter, sla: str) -> list[str]:
+    path = write_spec("version: 1\nname: demo\nmodel: {type: logistic}\n" + textwrap.dedent(sla))
     with pytest.raises(SpecError) as caught:
         load_spec(path)
     return [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
 
 
-def test_bad_sla_input_is_a_spec_error_with_line_and_key(tmp_path: Path) -> None:
+def test_bad_sla_input_is_a_spec_error_with_line_and_key(write_spec: SpecWriter) -> None:
     problems = spec_problems(
-        tmp_path,
+        write_spec,
         """\
         sla:
           p95_ms: 220
@@ -398,8 +398,10 @@ def test_bad_sla_input_is_a_spec_error_with_line_and_key(tmp_path: Path) -> None
     ]
 
 
-def test_a_percentile_target_below_a_lower_one_points_at_the_later_key(tmp_path: Path) -> None:
-    assert spec_problems(tmp_path, "sla: {p50_ms: 30, p95_ms: 20, max_ms: 25}\n") == [
+def test_a_percentile_target_below_a_lower_one_points_at_the_later_key(
+    write_spec: SpecWriter,
+) -> None:
+    assert spec_problems(write_spec, "sla: {p50_ms: 30, p95_ms: 20, max_ms: 25}\n") == [
         "4:27: sla.p95_ms: 20 is below p50_ms 30 (a higher percentile cannot have a lower target)",
         "4:39: sla.max_ms: 25 is below p50_ms 30 (a higher percentile cannot have a lower target)",
     ]

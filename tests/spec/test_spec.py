@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.spec import SpecDocument, SpecError, load_spec
 
 VALID = """\
@@ -17,20 +18,14 @@ model: {type: logistic}
 """
 
 
-def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
 def problems_of(path: Path) -> list[str]:
     with pytest.raises(SpecError) as caught:
         load_spec(path)
     return [str(p) for p in caught.value.problems]
 
 
-def test_a_minimal_spec_gets_the_seed_defaults(tmp_path: Path) -> None:
-    spec = load_spec(write(tmp_path, VALID))
+def test_a_minimal_spec_gets_the_seed_defaults(write_spec: SpecWriter) -> None:
+    spec = load_spec(write_spec(VALID))
     (cohort,) = spec.cohorts
     assert cohort.id == "default"
     assert cohort.config.training.epochs == 10
@@ -41,16 +36,15 @@ def test_a_minimal_spec_gets_the_seed_defaults(tmp_path: Path) -> None:
     assert cohort.config.gate.min_accuracy == 0.85
 
 
-def test_a_declared_gate_holds_exactly_its_thresholds(tmp_path: Path) -> None:
-    spec = load_spec(write(tmp_path, VALID + "gate: {min_f1: 0.8}\n"))
+def test_a_declared_gate_holds_exactly_its_thresholds(write_spec: SpecWriter) -> None:
+    spec = load_spec(write_spec(VALID + "gate: {min_f1: 0.8}\n"))
     gate = spec.cohorts[0].config.gate
     assert gate.min_f1 == 0.8 and gate.max_ece is None and gate.min_accuracy is None
 
 
-def test_every_problem_is_reported_at_once_with_line_column_and_key(tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        """\
+def test_every_problem_is_reported_at_once_with_line_column_and_key(write_spec: SpecWriter) -> None:
+    path = write_spec(
+        textwrap.dedent("""\
         version: 1
         name: Bad Name
         model:
@@ -61,7 +55,7 @@ def test_every_problem_is_reported_at_once_with_line_column_and_key(tmp_path: Pa
         gate:
           min_acuracy: 0.9
           max_ece: 1.2
-        """,
+        """),
     )
     assert problems_of(path) == [
         f"{path}:2:7: name: 'Bad Name' must match ^[a-z0-9][a-z0-9_.-]*$ "
@@ -76,10 +70,9 @@ def test_every_problem_is_reported_at_once_with_line_column_and_key(tmp_path: Pa
     ]
 
 
-def test_yaml_surprises_are_errors(tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        """\
+def test_yaml_surprises_are_errors(write_spec: SpecWriter) -> None:
+    path = write_spec(
+        textwrap.dedent("""\
         version: 1
         name: demo
         model: {type: logistic}
@@ -88,7 +81,7 @@ def test_yaml_surprises_are_errors(tmp_path: Path) -> None:
           epochs: 4
           seed:
         data: {samples: yes}
-        """,
+        """),
     )
     assert problems_of(path) == [
         f"{path}:6:3: training.epochs: duplicate key (first defined on line 5)",
@@ -97,24 +90,26 @@ def test_yaml_surprises_are_errors(tmp_path: Path) -> None:
     ]
 
 
-def test_an_on_key_is_refused_rather_than_read_as_true(tmp_path: Path) -> None:
-    (problem,) = problems_of(write(tmp_path, VALID + "on: push\n"))
+def test_an_on_key_is_refused_rather_than_read_as_true(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    (problem,) = problems_of(write_spec(VALID + "on: push\n"))
     assert problem == f"{tmp_path / 'spec.yaml'}:4:1: key 'on' must be a string (quote it)"
 
 
-def test_python_tags_are_refused_without_being_constructed(tmp_path: Path) -> None:
+def test_python_tags_are_refused_without_being_constructed(write_spec: SpecWriter) -> None:
     text = VALID + "training: !!python/object/apply:os.system ['touch pwned']\n"
-    (problem,) = problems_of(write(tmp_path, text))
+    (problem,) = problems_of(write_spec(text))
     assert "training: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed" in (
         problem
     )
     assert not Path("pwned").exists()
 
 
-def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+def test_an_alias_bomb_is_refused(write_spec: SpecWriter) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
-    problems = problems_of(write(tmp_path, VALID + "\n".join(lines) + "\n"))
+    problems = problems_of(write_spec(VALID + "\n".join(lines) + "\n"))
     assert any("alias expansion" in p for p in problems)
 
 
@@ -134,10 +129,9 @@ def test_unreadable_files_say_why(tmp_path: Path, content: bytes, message: str) 
     assert message in problem and str(path) in problem
 
 
-def test_cohorts_merge_overrides_and_errors_point_into_the_override(tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        """\
+def test_cohorts_merge_overrides_and_errors_point_into_the_override(write_spec: SpecWriter) -> None:
+    path = write_spec(
+        textwrap.dedent("""\
         version: 1
         name: demo
         model: {type: logistic, params: {l2: 0.001}}
@@ -145,16 +139,15 @@ def test_cohorts_merge_overrides_and_errors_point_into_the_override(tmp_path: Pa
         cohorts:
           - {id: alpha}
           - {id: beta, training: {seed: 7}, model: {params: {learning_rate: 0.1}}}
-        """,
+        """),
     )
     alpha, beta = load_spec(path).cohorts
     assert (alpha.config.training.seed, beta.config.training.seed) == (42, 7)
     assert beta.config.training.epochs == 5
     assert beta.config.model.params == {"l2": 0.001, "learning_rate": 0.1}
 
-    bad = write(
-        tmp_path,
-        """\
+    bad = write_spec(
+        textwrap.dedent("""\
         version: 1
         name: demo
         model: {type: logistic}
@@ -163,7 +156,7 @@ def test_cohorts_merge_overrides_and_errors_point_into_the_override(tmp_path: Pa
           - {id: alpha}
           - {id: Beta}
           - {id: gamma, training: {epochs: -1}, model: {params: {l2: -1, momentum: 1}}}
-        """,
+        """),
         "bad.yaml",
     )
     assert problems_of(bad) == [
@@ -176,8 +169,8 @@ def test_cohorts_merge_overrides_and_errors_point_into_the_override(tmp_path: Pa
     ]
 
 
-def test_model_params_are_validated_per_type(tmp_path: Path) -> None:
-    path = write(tmp_path, VALID.replace("{type: logistic}", "{type: heuristic, params: {l2: 1}}"))
+def test_model_params_are_validated_per_type(write_spec: SpecWriter) -> None:
+    path = write_spec(VALID.replace("{type: logistic}", "{type: heuristic, params: {l2: 1}}"))
     (problem,) = problems_of(path)
     assert problem.endswith("model.params.l2: unknown key; known keys: shrinkage")
 

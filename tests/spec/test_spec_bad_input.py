@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SpecWriter
 from nethical_runner.spec import SpecError, load_spec
 from nethical_runner.spec.yaml_source import MAX_DEPTH, MAX_NODES, MAX_SPEC_BYTES
 
 HEAD = "version: 1\nname: demo\nmodel: {type: logistic}\n"  # lines 1-3 of most cases
 
 
-def problems(tmp_path: Path, content: str | bytes) -> list[str]:
+def problems(write_spec: SpecWriter, content: str | bytes) -> list[str]:
     """The problems ``load_spec`` reports, with the file shown as ``spec.yaml``."""
-    path = tmp_path / "spec.yaml"
-    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    path = write_spec(content.encode() if isinstance(content, str) else content)
     with pytest.raises(SpecError) as caught:
         load_spec(path)
     shown = [str(problem) for problem in caught.value.problems]
@@ -96,24 +96,24 @@ UNREADABLE: dict[str, tuple[bytes, list[str]]] = {
 
 
 @pytest.mark.parametrize("case", UNREADABLE)
-def test_a_file_that_is_not_readable_yaml_says_why(tmp_path: Path, case: str) -> None:
+def test_a_file_that_is_not_readable_yaml_says_why(write_spec: SpecWriter, case: str) -> None:
     content, expected = UNREADABLE[case]
-    assert problems(tmp_path, content) == expected
+    assert problems(write_spec, content) == expected
 
 
 def test_a_utf8_byte_order_mark_is_accepted_and_lines_still_count_from_one(
-    tmp_path: Path,
+    write_spec: SpecWriter,
 ) -> None:
     content = b"\xef\xbb\xbf" + HEAD.encode() + b"gate: {min_f1: 2}\n"
-    assert problems(tmp_path, content) == [
+    assert problems(write_spec, content) == [
         "spec.yaml:4:16: gate.min_f1: 2 is above the maximum 1.0"
     ]
 
 
-def test_a_huge_file_is_refused_without_being_parsed(tmp_path: Path) -> None:
+def test_a_huge_file_is_refused_without_being_parsed(write_spec: SpecWriter) -> None:
     content = HEAD + "# " + "x" * MAX_SPEC_BYTES + "\n"
     started = time.monotonic()
-    assert problems(tmp_path, content) == [
+    assert problems(write_spec, content) == [
         f"spec.yaml:1:1: file is larger than {MAX_SPEC_BYTES} bytes"
     ]
     assert time.monotonic() - started < 2
@@ -150,21 +150,21 @@ def test_a_missing_file_and_a_folder_say_so(tmp_path: Path) -> None:
 # --- YAML features that could make the loader explode --------------------------------------------
 
 
-def test_a_billion_laughs_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+def test_a_billion_laughs_alias_bomb_is_refused_quickly(write_spec: SpecWriter) -> None:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
     started = time.monotonic()
-    found = problems(tmp_path, HEAD + "\n".join(lines) + "\n")
+    found = problems(write_spec, HEAD + "\n".join(lines) + "\n")
     assert time.monotonic() - started < 5
     expected = f"spec.yaml:4:38: a4[0][6][8][8][4]: more than {MAX_NODES} values (alias expansion?)"
     assert expected in found
 
 
 def test_an_aliased_mapping_is_validated_where_used_and_located_where_written(
-    tmp_path: Path,
+    write_spec: SpecWriter,
 ) -> None:
     text = HEAD + "gate: &g {min_f1: 0.5}\ncohorts:\n  - {id: a, training: *g}\n"
-    assert problems(tmp_path, text) == [
+    assert problems(write_spec, text) == [
         "spec.yaml:4:11: cohorts[0].training.min_f1: unknown key; known keys: epochs, "
         "batch_size, seed"
     ]
@@ -174,12 +174,12 @@ def test_an_aliased_mapping_is_validated_where_used_and_located_where_written(
     ("opening", "closing"), [("[", "]"), ("{a: ", "}")], ids=["sequences", "mappings"]
 )
 def test_deeply_nested_values_are_refused_not_a_recursion_error(
-    tmp_path: Path, opening: str, closing: str
+    write_spec: SpecWriter, opening: str, closing: str
 ) -> None:
     depth = 5000
     text = HEAD + "training: " + opening * depth + "1" + closing * depth + "\n"
     started = time.monotonic()
-    (problem,) = problems(tmp_path, text)
+    (problem,) = problems(write_spec, text)
     assert time.monotonic() - started < 5
     column = 11 + len(opening) * MAX_DEPTH  # where the first value too deep starts
     inner = "[0]" if opening == "[" else ".a"
@@ -189,9 +189,9 @@ def test_deeply_nested_values_are_refused_not_a_recursion_error(
     )
 
 
-def test_block_nesting_is_limited_too(tmp_path: Path) -> None:
+def test_block_nesting_is_limited_too(write_spec: SpecWriter) -> None:
     lines = [" " * level + f"k{level}:" for level in range(MAX_DEPTH + 5)]
-    (problem,) = problems(tmp_path, HEAD + "\n".join(lines) + " 1\n")
+    (problem,) = problems(write_spec, HEAD + "\n".join(lines) + " 1\n")
     path = ".".join(f"k{level}" for level in range(MAX_DEPTH + 1))
     assert problem == (
         f"spec.yaml:{5 + MAX_DEPTH}:{MAX_DEPTH + 2}: {path}: nested more than {MAX_DEPTH} "
@@ -199,18 +199,18 @@ def test_block_nesting_is_limited_too(tmp_path: Path) -> None:
     )
 
 
-def test_nesting_inside_a_complex_key_is_limited_too(tmp_path: Path) -> None:
+def test_nesting_inside_a_complex_key_is_limited_too(write_spec: SpecWriter) -> None:
     text = HEAD + "? " + "[" * 5000 + "]" * 5000 + "\n: 1\n"
-    (problem,) = problems(tmp_path, text)
+    (problem,) = problems(write_spec, text)
     column = 3 + MAX_DEPTH
     assert problem == (
         f"spec.yaml:4:{column}: ?{'[0]' * MAX_DEPTH}: nested more than {MAX_DEPTH} levels deep"
     )
 
 
-def test_a_number_too_long_to_convert_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+def test_a_number_too_long_to_convert_is_a_problem_not_a_crash(write_spec: SpecWriter) -> None:
     text = HEAD + "training: {seed: " + "9" * 5000 + "}\ndata: {samples: 0x" + "f" * 5000 + "}\n"
-    assert problems(tmp_path, text) == [
+    assert problems(write_spec, text) == [
         "spec.yaml:4:18: training.seed: '99999999999999999999...' is a number of 5000 "
         "characters, too long to read",
         "spec.yaml:5:17: data.samples: '0xffffffffffffffffff...' is a number of 5002 "
@@ -507,18 +507,18 @@ WRONG_VALUES: dict[str, tuple[str, list[str]]] = {
 
 
 @pytest.mark.parametrize("case", WRONG_VALUES)
-def test_a_wrong_value_is_named_at_its_key_and_line(tmp_path: Path, case: str) -> None:
+def test_a_wrong_value_is_named_at_its_key_and_line(write_spec: SpecWriter, case: str) -> None:
     text, expected = WRONG_VALUES[case]
-    assert problems(tmp_path, text) == expected
+    assert problems(write_spec, text) == expected
 
 
-def test_every_problem_of_a_file_is_reported_in_one_error(tmp_path: Path) -> None:
+def test_every_problem_of_a_file_is_reported_in_one_error(write_spec: SpecWriter) -> None:
     text = (
         "version: 1\nname: Demo\nmodel: {type: logistic, params: {l2: -1}}\n"
         "training: {epochs: 0, seed: yes}\ndata: {samples: 5, source: csv}\n"
         "gate: {min_f1: 2}\nsla: {p95_ms: -1}\n"
     )
-    assert problems(tmp_path, text) == [
+    assert problems(write_spec, text) == [
         "spec.yaml:2:7: name: 'Demo' must match ^[a-z0-9][a-z0-9_.-]*$ (lowercase letters, "
         "digits, _ . -)",
         "spec.yaml:3:38: model.params.l2: -1 is below the minimum 0.0",

@@ -26,6 +26,7 @@ import pytest
 import skops
 from skops.io._protocol import PROTOCOL
 
+from conftest import SpecWriter
 from nethical_runner.models import ModelFileError, create_model, load_model
 from nethical_runner.run.pipeline import CohortFailure, CohortResult, RunSettings, run_spec
 from nethical_runner.spec import SpecError, load_spec
@@ -33,8 +34,8 @@ from nethical_runner.spec import SpecError, load_spec
 HEAD = "version: 1\nname: demo\n"
 
 
-def spec_problems(path: Path, text: str, **kwargs: Any) -> list[str]:
-    path.write_text(text)
+def spec_problems(write_spec: SpecWriter, text: str, **kwargs: Any) -> list[str]:
+    path = write_spec(text, "s.yaml")
     with pytest.raises(SpecError) as caught:
         load_spec(path, **kwargs)
     return [str(p).replace(f"{path}:", "spec.yaml:", 1) for p in caught.value.problems]
@@ -82,25 +83,25 @@ def trap_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ids=["outside the prefixes", "a look-alike prefix", "widening via params", "other types"],
 )
 def test_a_spec_cannot_import_a_module_outside_the_allowed_prefixes(
-    tmp_path: Path, trap_module: Path, model: str, expected: str
+    write_spec: SpecWriter, trap_module: Path, model: str, expected: str
 ) -> None:
-    assert spec_problems(tmp_path / "s.yaml", f"{HEAD}model: {model}\n") == [expected]
+    assert spec_problems(write_spec, f"{HEAD}model: {model}\n") == [expected]
     assert not trap_module.exists()
 
 
 def test_a_cohort_cannot_switch_to_an_estimator_outside_the_prefixes(
-    tmp_path: Path, trap_module: Path
+    write_spec: SpecWriter, trap_module: Path
 ) -> None:
     text = HEAD + "model: {type: logistic}\ncohorts:\n  - id: a\n"
     text += "    model: {type: sklearn, estimator: trap.Estimator}\n"
-    assert spec_problems(tmp_path / "s.yaml", text) == [
+    assert spec_problems(write_spec, text) == [
         "spec.yaml:6:39: cohorts[0].model.estimator: 'trap.Estimator' is outside the allowed "
         "module prefixes (sklearn.)"
     ]
     assert not trap_module.exists()
 
 
-def test_yaml_cannot_construct_python_objects(tmp_path: Path) -> None:
+def test_yaml_cannot_construct_python_objects(write_spec: SpecWriter, tmp_path: Path) -> None:
     marker = tmp_path / "constructed"
     tags = [
         f"!!python/object/apply:os.system ['touch {marker}']",
@@ -109,7 +110,7 @@ def test_yaml_cannot_construct_python_objects(tmp_path: Path) -> None:
         "!!python/module:os",
     ]
     for tag in tags:
-        (problem,) = spec_problems(tmp_path / "s.yaml", f"{HEAD}model: {{type: logistic}}\n"
+        (problem,) = spec_problems(write_spec, f"{HEAD}model: {{type: logistic}}\n"
                                    f"training: {tag}\n")  # fmt: skip
         assert problem.startswith("spec.yaml:4:11: training: tag 'tag:yaml.org,2002:python/")
     assert not marker.exists()
@@ -123,19 +124,16 @@ def csv_rows() -> str:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(write_spec: SpecWriter) -> Path:
     """A project root with a data file inside it and a secret file next to it, outside."""
-    root = tmp_path / "project"
-    (root / "data").mkdir(parents=True)
-    (root / "data" / "ok.csv").write_text(csv_rows())
-    (tmp_path / "secret.csv").write_text(csv_rows())
-    return root
+    write_spec.csv(csv_rows(), "secret.csv")
+    return write_spec.csv(csv_rows(), "project/data/ok.csv").parents[1]
 
 
 def run_csv(root: Path, path: str) -> CohortResult | CohortFailure:
-    spec = root / "s.yaml"
-    spec.write_text(
-        f"{HEAD}model: {{type: logistic}}\ndata:\n  source: csv\n  csv: {{path: {path!r}}}\n"
+    spec = SpecWriter(root)(
+        f"{HEAD}model: {{type: logistic}}\ndata:\n  source: csv\n  csv: {{path: {path!r}}}\n",
+        "s.yaml",
     )
     result = run_spec(load_spec(spec, root=root), RunSettings(root / "out"))
     return result.cohorts["default"]
@@ -194,12 +192,12 @@ def test_a_kaggle_file_name_cannot_leave_the_dataset(tmp_path: Path) -> None:
         )
 
 
-def test_the_spec_cannot_choose_where_outputs_go(tmp_path: Path) -> None:
+def test_the_spec_cannot_choose_where_outputs_go(write_spec: SpecWriter) -> None:
     text = (
         HEAD + "model: {type: logistic}\naudit: {enabled: true, path: /tmp/elsewhere}\n"
         "sla: {report_dir: /tmp/elsewhere}\nout: /tmp/elsewhere\n"
     )
-    assert spec_problems(tmp_path / "s.yaml", text) == [
+    assert spec_problems(write_spec, text) == [
         "spec.yaml:4:24: audit.path: unknown key; known keys: enabled, chunk_size",
         "spec.yaml:5:7: sla.report_dir: unknown key; known keys: p50_ms, p95_ms, p99_ms, "
         "avg_ms, max_ms, scope, calls, warmup, batch_size, warn_margin, on_breach, "
@@ -209,15 +207,16 @@ def test_the_spec_cannot_choose_where_outputs_go(tmp_path: Path) -> None:
     ]
 
 
-def test_every_file_a_run_writes_is_under_the_output_root(tmp_path: Path) -> None:
+def test_every_file_a_run_writes_is_under_the_output_root(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     """With the oddest names a spec may use, every output lands under the root it was given."""
     name, cohort = "a..b-" + "c" * 59, "0.-_"
-    spec = tmp_path / "in" / "s.yaml"
-    spec.parent.mkdir()
-    spec.write_text(
+    spec = write_spec(
         f"version: 1\nname: {name}\nmodel: {{type: heuristic}}\ndata: {{samples: 300}}\n"
         f"gate: {{max_ece: 1.0}}\nsla: {{calls: 10, warmup: 0}}\naudit: {{enabled: true}}\n"
-        f"cohorts: [{{id: '{cohort}'}}]\n"
+        f"cohorts: [{{id: '{cohort}'}}]\n",
+        "in/s.yaml",
     )
     before = {p for p in tmp_path.rglob("*")}
     result = run_spec(load_spec(spec, root=tmp_path / "in"), RunSettings(tmp_path / "out"))
@@ -373,7 +372,7 @@ def test_a_model_file_with_bad_metadata_is_refused(
 
 
 def test_training_saving_and_loading_never_touch_pickle(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    write_spec: SpecWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With every way to unpickle (and pickle) broken, a sklearn spec trains, saves, and its
     model loads back."""
@@ -383,10 +382,10 @@ def test_training_saving_and_loading_never_touch_pickle(
 
     for name in ("load", "loads", "dump", "dumps", "Unpickler", "Pickler"):
         monkeypatch.setattr(pickle, name, refuse)
-    spec = tmp_path / "s.yaml"
-    spec.write_text(
+    spec = write_spec(
         HEAD + "model: {type: sklearn, estimator: sklearn.ensemble.HistGradientBoostingClassifier,"
-        " params: {max_iter: 20}}\ndata: {samples: 400}\ngate: {max_ece: 1.0}\n"
+        " params: {max_iter: 20}}\ndata: {samples: 400}\ngate: {max_ece: 1.0}\n",
+        "s.yaml",
     )
     result = run_spec(load_spec(spec), RunSettings(tmp_path / "out"))
     cohort = result.cohorts["default"]
