@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,3 +115,21 @@ def child_processes(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[by
 
     monkeypatch.setattr(subprocess, "Popen", Recorded)
     return started
+
+
+def sweep(cases: Iterable[Any], *, default: Collection[Any]) -> list[Any]:
+    """Parameters of a sweep: the ``default`` ones run in every ``pytest tests/``, the rest
+    are marked ``slow`` and run in CI's ``pytest tests/ -m slow`` step, so the quick run keeps
+    one case of each kind and CI still runs them all."""
+    cases = list(cases)
+    unknown = set(default) - set(cases)
+    assert not unknown, f"default cases {sorted(unknown)} are not in the sweep"
+    slow = pytest.mark.slow
+    return [
+        case
+        if case in default
+        else pytest.param(*case, marks=slow)
+        if isinstance(case, tuple)
+        else pytest.param(case, marks=slow)
+        for case in cases
+    ]

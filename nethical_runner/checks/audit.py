@@ -6,7 +6,7 @@ from __future__ import annotations
 from nethical_runner.audit.trail import AuditTrail
 from nethical_runner.checks.check import Check
 from nethical_runner.checks.outcome import Outcome
-from nethical_runner.run.pipeline import SpecResult
+from nethical_runner.run.results import SpecResult
 from nethical_runner.spec.loader import Spec
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nethical_runner.checks.outcome import Outcome
-from nethical_runner.run.pipeline import CohortFailure, CohortResult, SpecResult
+from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
 from nethical_runner.spec.yaml_source import KeyPath
 
 

@@ -18,7 +18,7 @@ from nethical_runner.checks.gate import gate_checks
 from nethical_runner.checks.outcome import Outcome
 from nethical_runner.checks.regression import regression_checks
 from nethical_runner.checks.sla import sla_checks
-from nethical_runner.run.pipeline import SpecResult
+from nethical_runner.run.results import SpecResult
 from nethical_runner.spec.loader import Spec
 
 CHECK_PROVIDERS: tuple[Callable[[Spec], list[Check]], ...] = (

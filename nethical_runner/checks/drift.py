@@ -6,7 +6,7 @@ from __future__ import annotations
 from nethical_runner.checks.check import Check, TrainingFailed
 from nethical_runner.checks.outcome import Decision, Outcome
 from nethical_runner.drift import DriftCheck, DriftFailure, declared_checks
-from nethical_runner.run.pipeline import SpecResult
+from nethical_runner.run.results import SpecResult
 from nethical_runner.spec.loader import Spec
 
 

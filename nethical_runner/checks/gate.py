@@ -9,7 +9,7 @@ from __future__ import annotations
 from nethical_runner.checks.check import Check, cohort_result, fallback_warning
 from nethical_runner.checks.outcome import Outcome
 from nethical_runner.metrics.gate import Threshold, thresholds
-from nethical_runner.run.pipeline import SpecResult
+from nethical_runner.run.results import SpecResult
 from nethical_runner.spec.loader import Spec
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from nethical_runner.checks.baseline import Baseline
 from nethical_runner.checks.check import Check, cohort_result, fallback_warning
 from nethical_runner.checks.outcome import Outcome
-from nethical_runner.run.pipeline import SpecResult
+from nethical_runner.run.results import SpecResult
 from nethical_runner.spec.loader import Spec
 from nethical_runner.spec.regression import HIGHER_IS_BETTER, LOWER_IS_BETTER, RegressionConfig
 

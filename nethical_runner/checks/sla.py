@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nethical_runner.checks.check import Check, TrainingFailed, cohort_result
 from nethical_runner.checks.outcome import Outcome
-from nethical_runner.run.pipeline import SpecResult
+from nethical_runner.run.results import SpecResult
 from nethical_runner.sla.measure import declared_targets
 from nethical_runner.spec.loader import Spec
 

@@ -28,13 +28,9 @@ from nethical_runner.report.records import OUTCOME_WORDS, run_records
 from nethical_runner.report.run_report import RunReport
 from nethical_runner.run.loading import load_spec
 from nethical_runner.run.options import DEFAULT_OUT_DIR, RUN_OPTIONS
-from nethical_runner.run.pipeline import (
-    CohortFailure,
-    RunSettings,
-    SpecResult,
-    default_cache_dir,
-    run_spec,
-)
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import CohortFailure, SpecResult
+from nethical_runner.run.settings import RunSettings, default_cache_dir
 from nethical_runner.sla.report import summary_lines as sla_summary_lines
 from nethical_runner.spec import Spec, SpecError
 from nethical_runner.spec.jsonschema import SCHEMA_PATH, schema_text, write_schema

@@ -16,7 +16,7 @@ from nethical_runner.checks.check import cohort_result
 from nethical_runner.drift import DriftFailure, DriftResult
 from nethical_runner.pytest_plugin.items import SESSION_KEY
 from nethical_runner.run.loading import load_spec
-from nethical_runner.run.pipeline import SpecResult
+from nethical_runner.run.results import SpecResult
 from nethical_runner.sla.measure import SlaResult
 
 

@@ -21,7 +21,7 @@ from nethical_runner.checks.outcome import Outcome
 from nethical_runner.pytest_plugin.compat import item_nodeid
 from nethical_runner.pytest_plugin.session import TrainingSession
 from nethical_runner.run.loading import load_spec
-from nethical_runner.run.pipeline import SpecResult
+from nethical_runner.run.results import SpecResult
 from nethical_runner.spec import Spec, SpecError
 from nethical_runner.spec.yaml_source import Problem, format_key
 

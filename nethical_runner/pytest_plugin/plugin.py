@@ -22,7 +22,7 @@ from nethical_runner.run.options import (
     OUT_DIR_HELP,
     RUN_OPTIONS,
 )
-from nethical_runner.run.pipeline import RunSettings, default_cache_dir
+from nethical_runner.run.settings import RunSettings, default_cache_dir
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 SPEC_ROOTS_KEY = pytest.StashKey[tuple[Path, ...]]()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nethical_runner.run.pipeline import RunSettings, SpecResult, run_spec
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import SpecResult
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import Spec
 
 

@@ -20,7 +20,7 @@ from nethical_runner.checks.outcome import Decision, Outcome
 from nethical_runner.metrics.gate import thresholds
 from nethical_runner.report.record_types import CheckRecord, CohortRecord, ReportRecord
 from nethical_runner.report.reliability import ece_of, reliability_bins
-from nethical_runner.run.pipeline import CohortFailure, CohortResult, SpecResult
+from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
 from nethical_runner.sla.measure import declared_targets
 from nethical_runner.spec import Spec
 from nethical_runner.spec.yaml_source import KeyPath, format_key

@@ -37,22 +37,10 @@ from nethical_runner.run.cache import CachedTraining, cache_key
 from nethical_runner.run.events import NO_OBSERVER, RunObserver
 from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
 from nethical_runner.run.saving import save_cohort
-from nethical_runner.run.settings import RunSettings, default_cache_dir, new_run_id
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.sla.measure import SlaResult, measure
 from nethical_runner.sla.report import write_reports
 from nethical_runner.spec import Cohort, RunConfig, Spec
-
-__all__ = [  # the results and settings are importable from here, where they were defined
-    "STAGES",
-    "CohortFailure",
-    "CohortResult",
-    "RunSettings",
-    "SpecResult",
-    "default_cache_dir",
-    "new_run_id",
-    "run_spec",
-    "train_cohort",
-]
 
 STAGES = ("data_load", "preprocessing", "training", "validation")
 

@@ -12,13 +12,9 @@ import pytest
 
 from conftest import SpecWriter
 from nethical_runner.data.tables import MAX_COLUMNS, MAX_HEADER_BYTES
-from nethical_runner.run.pipeline import (
-    CohortFailure,
-    CohortResult,
-    RunSettings,
-    SpecResult,
-    run_spec,
-)
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import load_spec
 
 

@@ -12,13 +12,9 @@ import pytest
 from support.kaggle_server import zip_bytes
 
 from conftest import FAKE_KEY, Serve, SpecWriter
-from nethical_runner.run.pipeline import (
-    CohortFailure,
-    CohortResult,
-    RunSettings,
-    SpecResult,
-    run_spec,
-)
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import SpecError, load_spec
 
 BREAST_CANCER = Path(__file__).parents[2] / "specs" / "data" / "breast_cancer.csv"

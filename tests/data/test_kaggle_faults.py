@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from support.kaggle_server import zip_bytes
 
-from conftest import FAKE_KEY, Serve, SpecWriter
+from conftest import FAKE_KEY, Serve, SpecWriter, sweep
 from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset
-from nethical_runner.run.pipeline import CohortFailure, CohortResult, RunSettings, run_spec
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import CohortFailure, CohortResult
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import load_spec
 
 TIME_LIMIT = 2.0  # for the faults that end in a timeout
@@ -74,7 +76,7 @@ def assert_killed(children: list[subprocess.Popen[bytes]]) -> None:
     assert [child.returncode for child in children] == [-signal.SIGKILL] * len(children)
 
 
-@pytest.mark.parametrize("mode", FAULTS)
+@pytest.mark.parametrize("mode", sweep(FAULTS, default={"unavailable", "hang", "html"}))
 def test_a_faulty_server_ends_in_a_clear_reason_within_the_time_limit(
     env: Path, serve: Serve, child_processes: list[subprocess.Popen[bytes]], mode: str
 ) -> None:

@@ -29,7 +29,9 @@ from nethical_runner.drift.stats import (
 )
 from nethical_runner.metrics.bootstrap import draw_counts
 from nethical_runner.metrics.classification import classification_metrics
-from nethical_runner.run.pipeline import CohortResult, RunSettings, SpecResult, run_spec
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import CohortResult, SpecResult
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import load_spec
 from nethical_runner.spec.config import SliceWhere
 

@@ -13,7 +13,9 @@ from conftest import SpecWriter
 from nethical_runner.data import synthetic
 from nethical_runner.metrics.classification import classification_metrics
 from nethical_runner.models import REGISTRY, SCRIPT_TYPES, Model, create_model, load_model
-from nethical_runner.run.pipeline import CohortResult, RunSettings, run_spec
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import CohortResult
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import SpecError, load_spec
 
 BREAST_CANCER = Path(__file__).parents[2] / "specs" / "data" / "breast_cancer.csv"

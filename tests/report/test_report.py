@@ -14,7 +14,7 @@ import pytest
 from conftest import SpecWriter
 from nethical_runner.checks.collect import collect_checks
 from nethical_runner.report.records import check_properties
-from nethical_runner.run.pipeline import CohortFailure, SpecResult
+from nethical_runner.run.results import CohortFailure, SpecResult
 from nethical_runner.spec import load_spec
 
 SPEC = """\

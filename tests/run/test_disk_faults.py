@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SpecWriter
+from conftest import SpecWriter, sweep
 from nethical_runner.audit.verify import verify
 from nethical_runner.cli.main import main
 from nethical_runner.models import load_model
@@ -116,7 +116,9 @@ def full_disk_at(monkeypatch: pytest.MonkeyPatch, out: Path, prefix: str) -> Ite
         yield
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize(
+    "target", sweep(TARGETS, default={"model", "promotion pointer", "audit head"})
+)
 def test_no_space_for_any_output_fails_the_run_and_keeps_what_was_there(
     write_spec: SpecWriter,
     tmp_path: Path,

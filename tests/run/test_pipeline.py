@@ -10,7 +10,9 @@ import pytest
 
 from conftest import SpecWriter
 from nethical_runner.models import create_model, load_model
-from nethical_runner.run.pipeline import CohortResult, RunSettings, run_spec
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import CohortResult
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import Spec, load_spec
 
 

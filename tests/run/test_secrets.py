@@ -20,7 +20,9 @@ from support.kaggle_server import zip_bytes
 
 from conftest import FAKE_KEY, USERNAME, Serve, SpecWriter
 from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset
-from nethical_runner.run.pipeline import CohortFailure, RunSettings, run_spec
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import CohortFailure
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import load_spec
 
 AUDIT_KEY = "audit-signing-key-5f4dcc3b5aa765d6"

@@ -28,7 +28,9 @@ from skops.io._protocol import PROTOCOL
 
 from conftest import SpecWriter
 from nethical_runner.models import ModelFileError, create_model, load_model
-from nethical_runner.run.pipeline import CohortFailure, CohortResult, RunSettings, run_spec
+from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.results import CohortFailure, CohortResult
+from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import SpecError, load_spec
 
 HEAD = "version: 1\nname: demo\n"
