@@ -4,6 +4,10 @@ plugin, and a fake Kaggle the real client talks to.
 OpenMP is held to one thread for the whole session, child processes included: the tests fit
 small models, where a second thread saves nothing, and on a busy machine (or under ``-n``)
 OpenMP's spinning threads made one gradient-boosting fit take many seconds instead of a tenth.
+
+The tests spread over every core by default (pytest-xdist's ``-n auto``, a test extra): most of
+their time is child processes and inner pytest sessions waiting on each other, which parallel
+workers overlap. ``-n 0`` runs them in one process.
 """
 
 from __future__ import annotations
@@ -20,6 +24,21 @@ import pytest
 from support.kaggle_server import FakeKaggle
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """``-n auto`` unless the command line chose (runs before xdist reads the option). Not in
+    xdist's workers: they run this hook too, and would each start workers of their own."""
+    worker = hasattr(config, "workerinput")
+    if (
+        config.pluginmanager.hasplugin("xdist")
+        and config.option.numprocesses is None
+        and not worker
+    ):
+        config.option.numprocesses = "auto"
+
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before scikit-learn loads its OpenMP runtime
 
 USERNAME = "ci-user"

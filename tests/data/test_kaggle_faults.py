@@ -25,7 +25,7 @@ from nethical_runner.run.results import CohortFailure, CohortResult
 from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import load_spec
 
-TIME_LIMIT = 2.0  # for the faults that end in a timeout
+TIME_LIMIT = 1.0  # for the faults that end in a timeout
 NO_LIMIT = 120.0  # for the others: starting the client on a busy machine must not time out
 MIB = 1024 * 1024
 DATASET = "owner/data-set"
@@ -40,10 +40,10 @@ FAULTS: dict[str, tuple[str, str]] = {
         "Kaggle answered HTTP 500 for owner/data-set: HTTPError: 500 Server Error: Internal "
         "Server Error for url: http://localhost/download/owner/data-set/archive.zip",
     ),
-    "slow": ("timeout", "Kaggle download of owner/data-set did not finish within 2 s"),
-    "stall": ("timeout", "Kaggle download of owner/data-set did not finish within 2 s"),
-    "endless": ("timeout", "Kaggle download of owner/data-set did not finish within 2 s"),
-    "hang": ("timeout", "Kaggle download of owner/data-set did not finish within 2 s"),
+    "slow": ("timeout", "Kaggle download of owner/data-set did not finish within 1 s"),
+    "stall": ("timeout", "Kaggle download of owner/data-set did not finish within 1 s"),
+    "endless": ("timeout", "Kaggle download of owner/data-set did not finish within 1 s"),
+    "hang": ("timeout", "Kaggle download of owner/data-set did not finish within 1 s"),
     "html": ("bad_archive", "the download of owner/data-set is not a valid zip file"),
     "redirect_loop": (
         "client_error",
@@ -158,5 +158,5 @@ def test_a_stalled_server_fails_the_pytest_items_within_the_time_limit(
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
         ["*cohort default could not be trained: DataUnavailable: timeout: Kaggle download of "
-         "owner/data-set did not finish within 2 s*"]
+         "owner/data-set did not finish within 1 s*"]
     )  # fmt: skip

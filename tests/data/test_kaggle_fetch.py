@@ -167,9 +167,9 @@ def test_silent_server_times_out(
     happened, not on how long a busy machine took."""
     server = serve(mode="hang")
 
-    error = expect_unavailable("timeout", cache_dir=env, timeout_s=2.0)
+    error = expect_unavailable("timeout", cache_dir=env, timeout_s=1.0)
 
-    assert error.message == "Kaggle download of owner/data-set did not finish within 2 s"
+    assert error.message == "Kaggle download of owner/data-set did not finish within 1 s"
     assert [child.returncode for child in child_processes] == [-signal.SIGKILL]
     assert server.paths() == [DOWNLOAD_PATH]
     assert leftovers(env / "owner" / "data-set") == []
