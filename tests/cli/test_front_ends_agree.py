@@ -75,15 +75,9 @@ def raised_baseline(results: Path, target: Path, by: float) -> Path:
     return target
 
 
-def test_both_exit_0_when_every_check_passes(tmp_path: Path) -> None:
-    assert cli(tmp_path, tmp_path / "cli") == 0
-    assert pytest_run(tmp_path, tmp_path / "pytest") == 0
-    assert failing(tmp_path / "cli" / "results.json") == {}
-    assert failing(tmp_path / "pytest" / "results.json") == {}
-
-
 def test_a_passing_gate_with_a_failing_regression_fails_both_alike(tmp_path: Path) -> None:
-    assert cli(tmp_path, tmp_path / "first") == 0
+    assert pytest_run(tmp_path, tmp_path / "first") == 0  # every check passes: exit 0
+    assert failing(tmp_path / "first" / "results.json") == {}
     baseline = raised_baseline(tmp_path / "first" / "results.json", tmp_path / "base.json", 0.05)
     assert cli(tmp_path, tmp_path / "cli", "--baseline", str(baseline)) == 1
     code = pytest_run(tmp_path, tmp_path / "pytest", "--nethical-baseline", str(baseline))
@@ -95,7 +89,8 @@ def test_a_passing_gate_with_a_failing_regression_fails_both_alike(tmp_path: Pat
 
 
 def test_a_tampered_audit_log_fails_both_alike(tmp_path: Path) -> None:
-    assert cli(tmp_path, tmp_path / "first") == 0
+    assert cli(tmp_path, tmp_path / "first") == 0  # every check passes: exit 0
+    assert failing(tmp_path / "first" / "results.json") == {}
     chunk = tmp_path / "first" / "audit" / "chunks" / "chunk_000001.json"
     document = json.loads(chunk.read_text())
     document["events"][1] = document["events"][1].replace('"rows":600', '"rows":601')

@@ -1,6 +1,9 @@
 """Processes training specs into one output root at the same time lose no file and corrupt
 nothing: every run's models, metrics, reports and summaries are there and complete, pointers
-name complete files, and the shared audit log verifies with each run's events whole."""
+name complete files, and the shared audit log verifies with each run's events whole.
+
+Stress runs of several processes at once, so they run in CI's ``-m slow`` step, next to the
+kill sweeps, and not in the quick default run."""
 
 from __future__ import annotations
 
@@ -81,6 +84,7 @@ def start_cli(specs: list[Path], out: Path) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_command_lines_running_at_once_into_one_root(
     write_spec: SpecWriter, tmp_path: Path
 ) -> None:
@@ -98,6 +102,7 @@ def test_command_lines_running_at_once_into_one_root(
     )
 
 
+@pytest.mark.slow
 def test_xdist_sessions_and_a_command_line_at_once_into_one_root(
     write_spec: SpecWriter, tmp_path: Path
 ) -> None:
