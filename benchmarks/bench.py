@@ -109,6 +109,7 @@ def bench_csv(rows: int, chunk_rows: int | None) -> dict[str, object]:
         (root / "spec.yaml").write_text(
             "version: 1\nname: csv\nmodel: {type: logistic}\ntraining: {batch_size: 256}\n"
             f"data:\n  source: csv\n  csv: {{path: rows.csv{chunking}}}\n"
+            "gate: {min_accuracy: 0.5}\n"  # timed, not judged: run exits 1 on a missed gate
         )
         wall, peak, _ = run(
             [sys.executable, "-m", "nethical_runner", "run", "spec.yaml", "--out", "out"], root
