@@ -190,10 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaselineError as error:
         print(f"error: --baseline: {error}", file=sys.stderr)
         return EXIT_ERROR
-    judged = _run(specs, _settings(args), baseline)
-    if any(j.outcome.error for _, entries in judged for j in entries):
+    outcomes = [entry.outcome for entry in _run(specs, _settings(args), baseline)]
+    if any(outcome.error for outcome in outcomes):
         return EXIT_ERROR
-    failed = any(j.outcome.failed for _, entries in judged for j in entries)
+    failed = any(outcome.failed for outcome in outcomes)
     strict = args.strict or args.command == "run"
     return EXIT_CHECK_FAILED if failed and strict else EXIT_OK
 
@@ -212,13 +212,11 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     )
 
 
-def _run(
-    specs: list[Spec], settings: RunSettings, baseline: Baseline | None
-) -> list[tuple[Spec, list[Judged]]]:
+def _run(specs: list[Spec], settings: RunSettings, baseline: Baseline | None) -> list[Judged]:
     """Train and judge every spec, print each as it finishes, then write the run summary
     (results.json, summary.md) exactly as a pytest session does."""
     report = RunReport()
-    judged = []
+    judged: list[Judged] = []
     for spec in specs:
         result = run_spec(spec, settings)
         entries = judge_all(result, collect_checks(spec, baseline))
@@ -228,7 +226,7 @@ def _run(
             spec, result, entries, shown_path=shown, out_dir=settings.out_dir
         ):
             report.add(record)
-        judged.append((spec, entries))
+        judged += entries
     written = publish(report, settings.out_dir, settings.run_id)
     for line, is_error in summary_lines(report, written, invocation_dir=Path.cwd()):
         print(line, file=sys.stderr if is_error else sys.stdout)
