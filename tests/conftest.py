@@ -40,6 +40,9 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before scikit-learn loads its OpenMP runtime
+# Reliability diagrams cost a few tenths of a second per trained cohort and the suite trains
+# hundreds; tests/report/, which tests them, turns them back on.
+os.environ.setdefault("NETHICAL_DIAGRAMS", "0")
 
 USERNAME = "ci-user"
 FAKE_KEY = "fake-key-0123456789abcdef"

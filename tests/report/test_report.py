@@ -166,6 +166,24 @@ def test_reliability_diagrams_are_pngs_whose_bins_give_the_gated_ece(
     assert reliability["ece"] == pytest.approx(cohort["metrics"]["ece"], abs=1e-12)
 
 
+@pytest.fixture(autouse=True)
+def diagrams_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The diagrams are what these tests look at (tests/conftest.py turns them off)."""
+    monkeypatch.setenv("NETHICAL_DIAGRAMS", "1")
+
+
+def test_diagrams_can_be_turned_off(
+    write_spec: SpecWriter, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NETHICAL_DIAGRAMS", "0")
+    write_spec(FAST % "fast", "specs/fast.yaml")
+    pytester.runpytest("specs/").assert_outcomes(passed=4)
+    assert not (out(pytester) / "reliability").exists()
+    document = results(pytester)
+    assert document["reliability_diagrams"]["skipped"] == "turned off (NETHICAL_DIAGRAMS=0)"
+    assert document["specs"][0]["cohorts"][0]["reliability"]["bins"]  # the data is still there
+
+
 def test_without_matplotlib_everything_but_the_diagrams_works(
     write_spec: SpecWriter, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
