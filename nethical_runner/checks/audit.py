@@ -17,12 +17,12 @@ def audit_checks(spec: Spec) -> list[Check]:
 
     def evaluate(result: SpecResult) -> Outcome:
         if result.audit is None:
-            return Outcome.unjudged("audit is enabled but this run recorded no audit log")
+            return Outcome.could_not_judge("audit is enabled but this run recorded no audit log")
         verdict = AuditTrail(result.audit).judge()
         if not verdict.passed and result.audit.error:
             # the run's events could not be appended (a damaged log is refused, a full disk
             # fails the write): the check fails, and the run is in error
-            return Outcome.unjudged(verdict.message)
+            return Outcome.could_not_judge(verdict.message)
         return Outcome.of(verdict.passed, verdict.message, properties=verdict.properties)
 
     return [Check("audit", "verify", None, ("audit", "enabled"), evaluate)]

@@ -34,7 +34,7 @@ class Check:
         try:
             return self.evaluate(result)
         except TrainingFailed as error:
-            return Outcome.unjudged(str(error))
+            return Outcome.could_not_judge(str(error))
 
 
 def cohort_result(result: SpecResult, cohort_id: str) -> CohortResult:

@@ -19,7 +19,7 @@ def drift_checks(spec: Spec) -> list[Check]:
                 raise TrainingFailed(f"spec {result.spec.name} was trained without drift tracking")
             verdict = result.drift.verdict(d)
             if isinstance(result.drift, DriftFailure):
-                return Outcome.unjudged(verdict.message)
+                return Outcome.could_not_judge(verdict.message)
             if verdict.skipped:
                 return Outcome(Decision.SKIP, verdict.message, properties=verdict.properties)
             return Outcome.of(verdict.passed, verdict.message, verdict.warning, verdict.properties)

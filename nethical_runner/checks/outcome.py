@@ -28,9 +28,9 @@ class Outcome:
     message: str
     warning: str | None = None  # a pass that a reviewer should still read (fallback data...)
     properties: Mapping[str, Any] = field(default_factory=dict)
-    # Why the check could not be judged at all (its cohort did not train, drift tracking or
-    # the audit append failed); such an outcome always fails.
-    error: str | None = None
+    # The check could not be judged at all (its cohort did not train, drift tracking or the
+    # audit append failed; ``message`` says which): it fails, and the run is in error.
+    unjudged: bool = False
 
     @classmethod
     def of(
@@ -43,9 +43,9 @@ class Outcome:
         return cls(Decision.PASS if passed else Decision.FAIL, message, warning, properties or {})
 
     @classmethod
-    def unjudged(cls, reason: str) -> Outcome:
+    def could_not_judge(cls, reason: str) -> Outcome:
         """A check whose inputs do not exist: it fails, and says why."""
-        return cls(Decision.FAIL, reason, error=reason)
+        return cls(Decision.FAIL, reason, unjudged=True)
 
     @property
     def passed(self) -> bool:

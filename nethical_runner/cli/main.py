@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --baseline: {error}", file=sys.stderr)
         return EXIT_ERROR
     outcomes = [entry.outcome for entry in _run(specs, _settings(args), baseline)]
-    if any(outcome.error for outcome in outcomes):
+    if any(outcome.unjudged for outcome in outcomes):
         return EXIT_ERROR
     failed = any(outcome.failed for outcome in outcomes)
     strict = args.strict or args.command == "run"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nethical_runner._files import atomic_write_json, atomic_write_text
@@ -34,39 +34,29 @@ class Written:
 
 
 def publish(report: RunReport, out_dir: Path, run_id: str) -> Written:
-    """Write the summary files under ``out_dir`` and append ``summary.md`` to
-    ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it. Never raises for a file that cannot
-    be written: the run's verdict stands, and :attr:`Written.error` says what is missing."""
+    """Write ``results.json``, ``summary.md`` and the diagrams under ``out_dir``, and append the
+    summary to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it. Never raises for a file
+    that cannot be written: the run's verdict stands, and :attr:`Written.error` says what is
+    missing."""
     try:
-        written = write_outputs(report, out_dir, run_id)
+        diagrams, skipped = draw_diagrams(report, out_dir)
+        document = results_document(
+            report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped
+        )
+        atomic_write_json(out_dir / "results.json", document)
+        text = summary_markdown(report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped)
+        atomic_write_text(out_dir / "summary.md", text)
     except OSError as error:
         return Written(None, None, {}, None, f"cannot write the run summary to {out_dir}: {error}")
+    written = Written(out_dir / "results.json", out_dir / "summary.md", diagrams, skipped)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary and written.summary is not None:
+    if step_summary:
         try:
             with open(step_summary, "a", encoding="utf-8") as handle:
-                handle.write(written.summary.read_text(encoding="utf-8") + "\n")
+                handle.write(text + "\n")
         except OSError as error:
-            return Written(
-                written.results,
-                written.summary,
-                written.diagrams,
-                written.diagrams_skipped,
-                f"cannot append to $GITHUB_STEP_SUMMARY: {error}",
-            )
+            return replace(written, error=f"cannot append to $GITHUB_STEP_SUMMARY: {error}")
     return written
-
-
-def write_outputs(report: RunReport, out_dir: Path, run_id: str) -> Written:
-    """``results.json``, ``summary.md`` and the diagrams under ``out_dir``."""
-    diagrams, skipped = draw_diagrams(report, out_dir)
-    results = out_dir / "results.json"
-    summary = out_dir / "summary.md"
-    document = results_document(report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped)
-    atomic_write_json(results, document)
-    text = summary_markdown(report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped)
-    atomic_write_text(summary, text)
-    return Written(results, summary, diagrams, skipped)
 
 
 def draw_diagrams(
