@@ -20,6 +20,7 @@ from nethical_runner.checks.baseline import Baseline, BaselineError, load_baseli
 from nethical_runner.checks.collect import Judged, collect_checks, judge_all
 from nethical_runner.cli.audit import add_audit_parser, run_audit_command
 from nethical_runner.cli.diff import add_diff_parser, run_diff
+from nethical_runner.drift.baseline import accepted_reason
 from nethical_runner.drift.report import summary_lines as drift_summary_lines
 from nethical_runner.models import SCRIPT_TYPES
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
@@ -153,7 +154,12 @@ def _prefixes(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _add_run_options(parser: argparse.ArgumentParser, *, strict_help: str) -> None:
     for option in RUN_OPTIONS:
-        parser.add_argument(f"--{option.name}", type=Path, metavar=option.metavar, help=option.help)
+        parser.add_argument(
+            f"--{option.name}",
+            type=Path if option.is_path else str,
+            metavar=option.metavar,
+            help=option.help,
+        )
     parser.add_argument("--strict", action="store_true", help=strict_help)
 
 
@@ -190,7 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaselineError as error:
         print(f"error: --baseline: {error}", file=sys.stderr)
         return EXIT_ERROR
-    outcomes = [entry.outcome for entry in _run(specs, _settings(args), baseline)]
+    try:
+        accept = accepted_reason(args.accept_baseline)
+    except ValueError as error:
+        print(f"error: --accept-baseline: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    outcomes = [entry.outcome for entry in _run(specs, _settings(args, accept), baseline)]
     if any(outcome.unjudged for outcome in outcomes):
         return EXIT_ERROR
     failed = any(outcome.failed for outcome in outcomes)
@@ -198,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_CHECK_FAILED if failed and strict else EXIT_OK
 
 
-def _settings(args: argparse.Namespace) -> RunSettings:
+def _settings(args: argparse.Namespace, accept_baseline: str | None) -> RunSettings:
     sla_dir = getattr(args, "sla_report_dir", None)
     audit_dir = getattr(args, "audit_path", None)
     drift_dir = getattr(args, "drift_report_dir", None)
@@ -209,6 +220,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         sla_dir=sla_dir.resolve() if sla_dir else None,
         audit_dir=audit_dir.resolve() if audit_dir else None,
         drift_dir=drift_dir.resolve() if drift_dir else None,
+        accept_baseline=accept_baseline,
     )
 
 

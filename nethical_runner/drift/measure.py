@@ -7,11 +7,14 @@ compare is compared:
 - the cohorts of this run, plus (with ``drift.group``) the latest recorded result of every
   other cohort of the group in the drift folder, which is how successive command-line runs
   with different cohort ids accumulate;
-- each cohort against the same cohort in the latest earlier run of the spec (its baseline);
+- each cohort against the same cohort in the latest earlier run of the spec that may be a
+  baseline (its drift checks passed, or it was accepted as the new baseline with a reason);
 - each cohort's model on every evaluation slice of its validation rows.
 
-The report is written and the run recorded before any check is judged, so a failing check
-never loses its report.
+The report is written and the run recorded before any check's item reports, so a failing check
+never loses its report. The checks are judged first all the same: whether the record may be a
+later run's baseline depends on them, and the record is written last, so that a run whose
+drift tracking failed half way leaves no record to compare with.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nethical_runner.drift.baseline import BaselineState
 from nethical_runner.drift.comparison import Comparison, Drop
 from nethical_runner.drift.declared import bounds_of, declared_checks, spread_limits
-from nethical_runner.drift.history import Recorded, read_history, write_record
+from nethical_runner.drift.history import Recorded, read_history, record_path, write_record
 from nethical_runner.drift.inputs import CohortEvaluation
 from nethical_runner.drift.report import write_report
 from nethical_runner.drift.result import DriftFailure, DriftResult, Group, SliceResult, Violation
@@ -72,17 +76,29 @@ def track_drift(
     session: str,
     folder: Path,
     started: datetime,
+    accept_baseline: str | None = None,
 ) -> DriftResult | DriftFailure | None:
     """Measure, record and report the drift of one run of ``spec`` (None when it declares
     none). Never raises: a problem becomes a :class:`DriftFailure`, which fails the drift
-    checks and leaves every other check of the spec alone."""
+    checks and leaves every other check of the spec alone. ``accept_baseline``, a reason,
+    makes this run the next run's baseline whatever its comparison with the last says."""
     if not tracks_drift(spec):
         return None
     try:
-        result = measure_drift(
-            spec, trained, failed, run_id=run_id, session=session, folder=folder, started=started
+        result = with_failed_checks(
+            measure_drift(
+                spec,
+                trained,
+                failed,
+                run_id=run_id,
+                session=session,
+                folder=folder,
+                started=started,
+                accept_baseline=accept_baseline,
+            )
         )
-        history_path = write_record(
+        result = write_report(replace(result, history_path=record_path(folder, spec.name, run_id)))
+        write_record(
             folder,
             spec=spec.name,
             spec_sha256=spec.sha256,
@@ -91,8 +107,9 @@ def track_drift(
             group=result.config.group,
             recorded_at=result.finished,
             cohorts={g.cohort: g.record() for g in result.this_run},
+            baseline=result.baselines.record(run_id),
         )
-        return write_report(replace(result, history_path=history_path))
+        return result
     except Exception as error:  # shown on every drift check, with the traceback kept
         return DriftFailure(f"{type(error).__name__}: {error}", traceback.format_exc())
 
@@ -106,11 +123,13 @@ def measure_drift(
     session: str,
     folder: Path,
     started: datetime,
+    accept_baseline: str | None = None,
 ) -> DriftResult:
     """Everything a :class:`DriftResult` holds, without writing anything.
 
     ``trained`` and ``failed`` are this run's cohorts by id; ``folder`` holds the history;
-    records of the same ``session`` (one pytest-xdist run) are never a baseline.
+    records of the same ``session`` (one pytest-xdist run) are never a baseline, nor are those
+    of runs that failed their drift checks.
     """
     config = spec.drift or DriftConfig()
     seed = zlib.crc32(spec.name.encode())
@@ -169,6 +188,7 @@ def measure_drift(
         for metric in METRICS
     }
     baselines = {c: history.baseline(spec.name, c, session) for c in ours}
+    passed_over = {c: history.passed_over(spec.name, c, session) for c in ours}
     ours_by_id = {g.cohort: g for g in groups if g.this_run}
     drops = {
         metric: tuple(
@@ -197,7 +217,19 @@ def measure_drift(
         bootstrap_seed=seed,
         resamples=RESAMPLES,
         history_unreadable=history.unreadable,
+        baselines=BaselineState(accept_baseline, passed_over),
     )
+
+
+def with_failed_checks(result: DriftResult) -> DriftResult:
+    """``result`` knowing which of its drift checks fail, as each check's item will judge them:
+    a run with any is not a baseline for later runs (unless it accepts itself as one)."""
+    failed = [
+        f"drift[{c.name}]" + (f" (cohort {c.cohort_id})" if c.cohort_id else "")
+        for c in result.checks
+        if not result.verdict(c).passed
+    ]
+    return replace(result, baselines=replace(result.baselines, failed_checks=tuple(failed)))
 
 
 def gate_violations(trained: CohortEvaluation) -> tuple[Violation, ...]:

@@ -61,6 +61,8 @@ def report(result: DriftResult) -> dict[str, Any]:
             "vs_previous": {
                 "baseline": config.baseline,
                 "without_baseline": list(result.without_baseline),
+                "passed_over": {c: list(r) for c, r in result.baselines.passed_over.items() if r},
+                "accepted": result.baselines.record(result.run_id)["accepted"],
                 "metrics": {
                     metric: [_drop(d, checks.get(("vs_previous", metric, None))) for d in drops]
                     for metric, drops in result.drops.items()
@@ -123,6 +125,8 @@ def report(result: DriftResult) -> dict[str, Any]:
             "folder": str(result.folder),
             "record": str(result.history_path) if result.history_path else None,
             "unreadable": list(result.history_unreadable),
+            "baseline_eligible": result.baselines.eligible,
+            "failed_checks": list(result.baselines.failed_checks),
         },
         "spec": result.spec_name,
         "run_id": result.run_id,
@@ -261,6 +265,17 @@ def recommendations(result: DriftResult) -> list[str]:
     return found or [NO_DRIFT]
 
 
+def _baseline_lines(result: DriftResult) -> list[str]:
+    """Whether later runs compare with this one, when that is news."""
+    state = result.baselines
+    if state.accepted is not None:
+        return [f"  new baseline accepted (reason: {state.accepted}); later runs compare with it"]
+    if not state.eligible:
+        failed = ", ".join(state.failed_checks)
+        return [f"  not a baseline for later runs: {failed} failed in this run"]
+    return []
+
+
 def _spread_advice(metric: str, comparison: Comparison, noun: str, level: float) -> str:
     stats = comparison.stats
     assert stats is not None
@@ -305,6 +320,7 @@ def summary_lines(result: DriftResult | DriftFailure) -> list[str]:
                 text = drop_text(drop, result.config.confidence)
                 lines.append(f"    {drop.metric}: {text} [{drop.status or 'reported'}]")
     lines.append(f"  has_drift: {str(result.has_drift).lower()} ({message(result)})")
+    lines += _baseline_lines(result)
     lines += [f"    - {text}" for text in recommendations(result)]
     if result.report_path is not None:
         lines.append(f"  drift report saved to {result.report_path}")

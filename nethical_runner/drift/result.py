@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nethical_runner.drift.baseline import BaselineState
 from nethical_runner.drift.comparison import Comparison, Drop, Interval
 from nethical_runner.drift.declared import DriftCheck
 from nethical_runner.drift.stats import judge
@@ -122,6 +123,7 @@ class DriftResult:
     history_unreadable: tuple[str, ...] = ()
     report_path: Path | None = None
     history_path: Path | None = None
+    baselines: BaselineState = field(default_factory=BaselineState)  # accepted, passed over
 
     @property
     def this_run(self) -> tuple[Group, ...]:
@@ -247,14 +249,13 @@ class DriftResult:
             return failure
         prefix = self._prefix(check)
         drops = self.drops[check.metric]
+        state = self.baselines
+        if state.accepted is not None:
+            runs = [d.baseline_run for d in drops]
+            return DriftVerdict(True, f"{prefix}: {state.acceptance(runs)}", skipped=True)
         if not drops:
-            return DriftVerdict(
-                True,
-                f"{prefix}: no baseline yet: no earlier run of spec {self.spec_name} with these "
-                f"cohorts is recorded in {self.folder}; this run is recorded as the baseline "
-                "for the next",
-                skipped=True,
-            )
+            text = state.no_baseline_yet(self.spec_name, self.without_baseline, self.folder)
+            return DriftVerdict(True, f"{prefix}: {text}", skipped=True)
         undefined = [d.cohort for d in drops if d.change is None]
         if undefined:
             return DriftVerdict(
@@ -264,7 +265,9 @@ class DriftResult:
             )
         statuses = [judge(d.change or 0.0, check.limit, d.interval) for d in drops]
         breached = [d for d, s in zip(drops, statuses, strict=True) if s == "drift"]
-        parts = "; ".join(drop_text(d, self.config.confidence) for d in breached or drops)
+        parts = "; ".join(
+            drop_text(d, self.config.confidence) + state.note(d.cohort) for d in breached or drops
+        )
         if breached:
             head = f"{check.metric} worsened by more than {check.limit:g} since the previous run"
         else:

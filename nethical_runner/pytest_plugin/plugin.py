@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nethical_runner.drift.baseline import accepted_reason
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.pytest_plugin import fixtures, item_reports
 from nethical_runner.pytest_plugin import reporting as reportplugin
@@ -84,8 +85,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         cache_dir=cache_dir,
         result_cache=_result_cache(config),
         session=worker_input["testrunuid"] if worker_input else None,
+        accept_baseline=_accepted(config),
     )
     config.stash[SESSION_KEY] = TrainingSession(settings)
+
+
+def _accepted(config: pytest.Config) -> str | None:
+    """The reason of ``--nethical-accept-baseline``; an empty one is a usage error."""
+    try:
+        return accepted_reason(config.getoption("--nethical-accept-baseline"))
+    except ValueError as error:
+        raise pytest.UsageError(f"--nethical-accept-baseline: {error}") from None
 
 
 def _result_cache(config: pytest.Config) -> ResultCache | None:

@@ -136,6 +136,21 @@ class AuditObserver(RunObserver):
 
     def drift_reported(self, drift: DriftResult) -> None:
         self.recorder.record("drift_report", None, files=self._files(drift.report_path))
+        if drift.baselines.accepted is not None:
+            self._baseline_accepted(drift)
+
+    def _baseline_accepted(self, drift: DriftResult) -> None:
+        """A new drift baseline accepted on purpose: the reason given, the run each cohort
+        was not judged against, and the history record that later runs will compare with."""
+        replaced = {d.cohort: d.baseline_run for drops in drift.drops.values() for d in drops}
+        (history,) = self._files(drift.history_path)
+        self.recorder.record(
+            "baseline_accepted",
+            None,
+            reason=drift.baselines.accepted,
+            not_compared_with=replaced,
+            history=history,
+        )
 
     def finish(
         self, spec: Spec, results: Mapping[str, CohortResult | CohortFailure]

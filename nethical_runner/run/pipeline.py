@@ -68,6 +68,7 @@ def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
         session=settings.session or settings.run_id,
         folder=settings.drift_dir or settings.out_dir / "drift",
         started=started,
+        accept_baseline=settings.accept_baseline,
     )
     if isinstance(drift, DriftResult):
         observer.drift_reported(drift)

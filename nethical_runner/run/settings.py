@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from nethical_runner.drift.baseline import accepted_reason
 from nethical_runner.run.cache import ResultCache
 
 
@@ -35,3 +36,8 @@ class RunSettings:
     # Runs sharing a session (the workers of one pytest-xdist run) never baseline each other.
     session: str | None = None
     drift_dir: Path | None = None  # drift reports and history; <out_dir>/drift when None
+    # Why this run is the new drift baseline (--accept-baseline); None: it is one if it passes.
+    accept_baseline: str | None = None
+
+    def __post_init__(self) -> None:
+        accepted_reason(self.accept_baseline)  # an empty reason is refused, not a silent act

@@ -170,3 +170,51 @@ def test_a_slice_column_that_is_not_a_feature_is_a_collection_error(
         ]
     )
     assert not list(pytester.path.glob("nethical-out/models/**/*.npz"))  # nothing trained
+
+
+def test_a_rerun_after_a_failed_comparison_fails_until_a_new_baseline_is_accepted(
+    write_spec: SpecWriter,
+    pytester: pytest.Pytester,
+) -> None:
+    write_spec(SPEC % SEEDED, "specs/fair.yaml")
+    pytester.runpytest("specs/", "-k", "vs_previous").assert_outcomes(skipped=1)
+    write_spec(SPEC % NOISY, "specs/fair.yaml")
+    pytester.runpytest("specs/", "-k", "vs_previous").assert_outcomes(failed=1)
+    first, failed = (report["run_id"] for report in reports(pytester))
+    rerun = pytester.runpytest("specs/", "-k", "vs_previous")  # the same job, unchanged
+    rerun.assert_outcomes(failed=1)
+    rerun.stdout.re_match_lines(
+        [
+            rf".*cohort beta 0\.\d+ -> 0\.\d+ \(fell .*\) since run {first} \(the later run "
+            rf"{failed} failed its drift checks and is not a baseline\)"
+        ]
+    )
+
+    reason = "beta's labels are noisy on purpose now"
+    accepted = pytester.runpytest(
+        "specs/", "-k", "vs_previous", "-rs", "--nethical-accept-baseline", reason
+    )
+    accepted.assert_outcomes(skipped=1)
+    accepted.stdout.re_match_lines(
+        [
+            rf"SKIPPED \[1\] specs/fair\.yaml:16: drift max_drop\.accuracy: new baseline accepted "
+            rf"\(reason: {reason}\); not compared with run {first}"
+        ]
+    )
+    new_baseline = reports(pytester)[-1]
+    assert new_baseline["drift_metrics"]["vs_previous"]["accepted"]["reason"] == reason
+    after = pytester.runpytest("specs/", "-k", "vs_previous")
+    after.assert_outcomes(passed=1)
+    previous = reports(pytester)[-1]["drift_metrics"]["vs_previous"]["metrics"]["accuracy"]
+    assert {d["baseline_run"] for d in previous} == {new_baseline["run_id"]}
+
+
+@pytest.mark.parametrize("reason", ["", "  "])
+def test_accepting_a_baseline_without_a_reason_is_a_usage_error(
+    reason: str, write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(SPEC % SEEDED, "specs/fair.yaml")
+    result = pytester.runpytest("specs/", "--nethical-accept-baseline", reason)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--nethical-accept-baseline: a new baseline needs a reason*"])
+    assert not (pytester.path / "nethical-out").exists()  # nothing trained
