@@ -1,0 +1,205 @@
+"""Confidence intervals of validation metrics, for checks that decide on more than a point value.
+
+A gate that compares a point metric with its threshold fails good models and passes bad ones
+by plain sampling noise, most of all on a few hundred validation rows. Each metric here gets an
+interval that names its method and level, so that a check can ask whether the whole interval
+clears the threshold:
+
+- accuracy, precision and recall are proportions of whole rows: Wilson score intervals over
+  their own denominators (all rows, predicted positives, actual positives), which keep their
+  coverage near the nominal level down to small counts, unlike the normal approximation;
+- F1, ROC AUC, Brier score and the debiased ECE are not proportions: BCa intervals of a
+  bootstrap that resamples positives and negatives separately (the class counts of the
+  validation rows stay fixed, so no resample lacks a class), seeded so that a seed gives the
+  same interval on every run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import ndtri
+
+from nethical_runner.metrics.bootstrap import bca_interval, stratified_bootstrap
+from nethical_runner.metrics.calibration import Confidence
+from nethical_runner.metrics.resampled import (
+    COUNTED,
+    SMOOTH,
+    Strata,
+    WeightedMetrics,
+    check_metrics,
+)
+
+WILSON: Final = "wilson"
+BCA: Final = "bca-stratified-bootstrap"
+CHUNK_CELLS: Final = 1 << 20  # count-matrix cells held at once (each chunk allocates a few)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """``low``-``high``: a ``level`` confidence interval by ``method`` over ``rows`` rows."""
+
+    low: float
+    high: float
+    level: float
+    method: str
+    rows: int
+
+    def record(self) -> dict[str, float | int | str]:
+        """The interval as results.json holds it."""
+        return {
+            "low": self.low,
+            "high": self.high,
+            "level": self.level,
+            "method": self.method,
+            "rows": self.rows,
+        }
+
+    def describe(self) -> str:
+        """E.g. ``95% wilson interval 0.812 to 0.8613 over 200 rows`` (4 significant digits)."""
+        return (
+            f"{self.level * 100:.4g}% {self.method} interval "
+            f"{self.low:.4g} to {self.high:.4g} over {self.rows} rows"
+        )
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def wilson_interval(successes: int, trials: int, level: float) -> Interval:
+    """Wilson score interval of ``successes`` in ``trials`` (Wilson 1927; Newcombe 1998), as
+    ``scipy.stats.binomtest(...).proportion_ci(method="wilson")`` gives it. Without trials
+    nothing is known: [0, 1]."""
+    check_level(level)
+    if not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
+    low, high = wilson_bounds(np.array([successes]), np.array([trials]), level)
+    return Interval(float(low[0]), float(high[0]), level, WILSON, trials)
+
+
+def wilson_bounds(
+    successes: NDArray[np.int64], trials: NDArray[np.int64], level: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Elementwise Wilson bounds: (2k + z^2 -/+ z sqrt(4k(n - k)/n + z^2)) / (2(n + z^2)),
+    exactly 0 at k = 0 and 1 at k = n; [0, 1] where n = 0."""
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    z = float(ndtri(0.5 + 0.5 * level))
+    some = n > 0
+    safe = np.where(some, n, 1.0)
+    share = k / safe
+    denominator = 2.0 * (safe + z**2)
+    center = (2.0 * safe * share + z**2) / denominator
+    half = z / denominator * np.sqrt(4.0 * safe * share * (1.0 - share) + z**2)
+    low = np.where(some & (k > 0), center - half, 0.0)
+    high = np.where(some & (k < n), center + half, 1.0)
+    return low, high
+
+
+def metric_intervals(
+    y_true: ArrayLike,
+    y_prob: ArrayLike,
+    *,
+    metrics: Iterable[str],
+    level: float,
+    threshold: float = 0.5,
+    ece_bins: int = 15,
+    ece_confidence: Confidence = "positive",
+    seed: int,
+    resamples: int = 2000,
+) -> dict[str, Interval]:
+    """Intervals of the asked ``metrics`` (accuracy, precision, recall, f1, auc, brier, ece).
+
+    Accuracy, precision and recall: Wilson. F1, AUC, Brier and ECE: BCa of one seeded
+    label-stratified bootstrap of ``resamples`` resamples, ``ece`` being the debiased ECE of
+    :meth:`nethical_runner.metrics.calibration.CalibrationBins.debiased_ece` with its interval
+    clipped at 0, as its reported value is. The bootstrap runs only when one of those four is
+    asked. AUC of single-class rows is undefined and gets no entry.
+    """
+    asked = check_metrics(metrics)
+    check_level(level)
+    strata = Strata.of(y_true)
+    model = WeightedMetrics(
+        strata,
+        y_prob,
+        tuple(m for m in asked if m in SMOOTH),
+        threshold=threshold,
+        ece_bins=ece_bins,
+        ece_confidence=ece_confidence,
+    )
+    correct, tp, fp, fn = model.confusion()
+    proportions = {
+        "accuracy": (correct, strata.size),
+        "precision": (tp, tp + fp),
+        "recall": (tp, tp + fn),
+    }
+    intervals = {m: wilson_interval(*proportions[m], level) for m in asked if m in COUNTED}
+    if model.metrics:
+        intervals |= bca_intervals(
+            model.values,
+            model.point(),
+            model.leave_one_out(),
+            strata,
+            level=level,
+            seed=seed,
+            resamples=resamples,
+            method=BCA,
+        )
+    if "ece" in intervals:
+        ece = intervals["ece"]
+        intervals["ece"] = Interval(max(ece.low, 0.0), max(ece.high, 0.0), level, BCA, ece.rows)
+    return {m: intervals[m] for m in asked if m in intervals}
+
+
+def bca_intervals(
+    values: Callable[[NDArray[np.float64]], dict[str, NDArray[np.float64]]],
+    point: dict[str, float],
+    leave_one_out: dict[str, NDArray[np.float64]],
+    strata: Strata,
+    *,
+    level: float,
+    seed: int,
+    resamples: int,
+    method: str,
+) -> dict[str, Interval]:
+    """BCa intervals of every statistic ``values`` computes from count rows, on a seeded
+    label-stratified bootstrap of ``strata``; ``point`` and ``leave_one_out`` hold each
+    statistic on the rows themselves and with each row left out."""
+    if resamples < 2:
+        raise ValueError(f"resamples must be at least 2, got {resamples}")
+    rng = np.random.default_rng(seed)
+    draws = stratified_bootstrap(
+        values,
+        rng,
+        strata.sizes,
+        resamples,
+        CHUNK_CELLS,
+    )
+    intervals = {}
+    for metric, resampled in draws.items():
+        jackknife = strata.split(leave_one_out[metric])
+        low, high = bca_interval(point[metric], resampled, jackknife, level)
+        intervals[metric] = Interval(low, high, level, method, strata.size)
+    return intervals
+
+
+def rows_to_decide(value: float, threshold: float, interval: Interval) -> int | None:
+    """Roughly how many validation rows would make ``interval`` exclude ``threshold``,
+    supposing its half-width shrinks as 1/sqrt(rows) around ``value``:
+    rows * (half-width / |value - threshold|)^2, rounded up. None when ``value`` equals the
+    threshold (no number of rows separates them) or the interval has no rows to scale."""
+    if value == threshold or interval.rows == 0:
+        return None
+    half_width = (interval.high - interval.low) / 2.0
+    needed = interval.rows * (half_width / abs(value - threshold)) ** 2
+    return math.ceil(round(needed, 9))
+
+
+def check_level(level: float) -> None:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
