@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from nethical_runner.metrics.intervals import Interval
 
 RESULTS_FORMAT = 1  # the version of results.json, written by the report and read back here
 
@@ -19,6 +23,7 @@ class BaselineCohort:
     metrics: dict[str, float | None]
     data_source: str | None
     trained: bool
+    intervals: dict[str, Interval]  # empty in results.json files written before intervals
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,21 @@ def load_baseline(path: Path) -> Baseline:
                     metrics=dict(cohort.get("metrics") or {}),
                     data_source=data.get("label"),
                     trained=trained,
+                    intervals=_intervals(cohort.get("intervals") or {}),
                 )
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise BaselineError(f"{path}: malformed results ({error!r} missing or wrong)") from None
     return Baseline(path, document.get("run_id"), cohorts)
+
+
+def _intervals(found: dict[str, Any]) -> dict[str, Interval]:
+    """The recorded intervals, checked to be numbers in order (the file is untrusted)."""
+    intervals = {}
+    for metric, entry in found.items():
+        low, high, level = (float(entry[k]) for k in ("low", "high", "level"))
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high and 0 < level < 1):
+            raise ValueError(f"interval of {metric} is not an interval")
+        intervals[str(metric)] = Interval(
+            low, high, level, str(entry["method"]), int(entry["rows"])
+        )
+    return intervals

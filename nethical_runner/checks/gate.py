@@ -10,6 +10,7 @@ from nethical_runner.checks.check import Check, cohort_result, fallback_warning
 from nethical_runner.checks.outcome import Outcome
 from nethical_runner.metrics.gate import Threshold, thresholds
 from nethical_runner.run.results import SpecResult
+from nethical_runner.spec.config import GateConfig
 from nethical_runner.spec.loader import Spec
 
 
@@ -20,15 +21,21 @@ def gate_checks(spec: Spec) -> list[Check]:
         for threshold in thresholds(cohort.config.gate):
 
             def evaluate(
-                result: SpecResult, cohort_id: str = cohort.id, t: Threshold = threshold
+                result: SpecResult,
+                cohort_id: str = cohort.id,
+                t: Threshold = threshold,
+                gate: GateConfig = cohort.config.gate,
             ) -> Outcome:
                 trained = cohort_result(result, cohort_id)
                 verdict = next(v for v in trained.verdicts if v.threshold.key == t.key)
                 message = f"gate {t.key}: {verdict.describe()} ({trained.context()})"
-                return Outcome.of(
-                    verdict.passed,
+                warnings = [verdict.noise, fallback_warning(trained, message)]
+                return Outcome.decided(
+                    verdict.decision,
                     message,
-                    warning=fallback_warning(trained, message),
+                    on_inconclusive=gate.on_inconclusive,
+                    warning="; ".join(w for w in warnings if w) or None,
+                    interval=verdict.interval,
                     properties={
                         "metric": t.metric,
                         "value": verdict.actual,

@@ -10,15 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
+
+from nethical_runner.metrics.intervals import Interval
 
 
 class Decision(str, Enum):
-    """What a check decided. ``skip`` means there was nothing to judge yet (no earlier run to
-    compare with); its message says why."""
+    """What a check decided on its evidence. ``inconclusive``: the interval straddles the
+    threshold, so the rows cannot tell; ``skip``: there was nothing to judge yet (no earlier
+    run to compare with). Their messages say why."""
 
     PASS = "pass"
     FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
     SKIP = "skip"
 
 
@@ -31,6 +35,8 @@ class Outcome:
     # The check could not be judged at all (its cohort did not train, drift tracking or the
     # audit append failed; ``message`` says which): it fails, and the run is in error.
     unjudged: bool = False
+    interval: Interval | None = None  # the interval the decision (or its noise warning) read
+    inconclusive_fails: bool = False  # on_inconclusive: fail
 
     @classmethod
     def of(
@@ -39,8 +45,36 @@ class Outcome:
         message: str,
         warning: str | None = None,
         properties: Mapping[str, Any] | None = None,
+        interval: Interval | None = None,
     ) -> Outcome:
-        return cls(Decision.PASS if passed else Decision.FAIL, message, warning, properties or {})
+        decision = Decision.PASS if passed else Decision.FAIL
+        return cls(decision, message, warning, properties or {}, interval=interval)
+
+    @classmethod
+    def decided(
+        cls,
+        decision: Decision | str,
+        message: str,
+        *,
+        on_inconclusive: Literal["fail", "warn"],
+        warning: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        interval: Interval | None = None,
+    ) -> Outcome:
+        """An outcome from a three-way decision: an inconclusive one fails or passes with
+        its message as the warning, as ``on_inconclusive`` says."""
+        decision = Decision(decision)
+        fails = on_inconclusive == "fail"
+        if decision is Decision.INCONCLUSIVE and not fails:
+            warning = message if warning is None else f"{message}; {warning}"
+        return cls(
+            decision,
+            message,
+            warning,
+            properties or {},
+            interval=interval,
+            inconclusive_fails=fails,
+        )
 
     @classmethod
     def could_not_judge(cls, reason: str) -> Outcome:
@@ -49,12 +83,22 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
-        return self.decision is Decision.PASS
+        """The item passes: a pass, or an inconclusive decision that only warns."""
+        inconclusive = self.decision is Decision.INCONCLUSIVE
+        return self.decision is Decision.PASS or (inconclusive and not self.inconclusive_fails)
 
     @property
     def failed(self) -> bool:
-        return self.decision is Decision.FAIL
+        inconclusive = self.decision is Decision.INCONCLUSIVE
+        return self.decision is Decision.FAIL or (inconclusive and self.inconclusive_fails)
 
     @property
     def skipped(self) -> bool:
         return self.decision is Decision.SKIP
+
+    @property
+    def item_outcome(self) -> str:
+        """pytest's word for what the item does: ``passed``, ``failed`` or ``skipped``."""
+        if self.skipped:
+            return "skipped"
+        return "failed" if self.failed else "passed"

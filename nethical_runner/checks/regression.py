@@ -1,27 +1,54 @@
-"""Regression checks against a baseline run: ``--nethical-baseline results.json``.
+"""``regression[<metric>]``: how far a metric may move against a reference model.
 
-A gate says "good enough"; a baseline says "no worse than main". The baseline is the
-``results.json`` of an earlier run (typically the main branch's CI), matched by spec name and
-cohort id. Each metric bounded in a spec's ``regression`` section becomes one
-``regression[<metric>]`` item per cohort. A cohort the baseline does not have (new in this
-change, or renamed) passes with a warning that says so: there is nothing to compare, and
-failing would block every pull request that adds a cohort.
+A gate says "good enough"; a regression bound says "no worse than what we have". The reference
+is either
+
+- a **baseline** run (``--nethical-baseline results.json``, typically the main branch's CI),
+  matched by spec name and cohort id: two runs, possibly on different rows, so the change is
+  judged on an unpaired normal-approximation interval from both runs' intervals; or
+- the **champion** (``regression: {against: champion}``), the model currently promoted for the
+  same spec and cohort, predicting this run's validation rows: the change is paired, row by
+  row, with a paired stratified bootstrap interval and McNemar's exact test for accuracy.
+
+With ``confidence`` the bound is decided on the interval of the worsening (pass, fail or
+inconclusive); without it on the point change, warning when its 95% interval straddles the
+bound. A cohort the baseline does not have passes with a warning (failing would block every
+pull request that adds a cohort); a cohort without a champion yet is skipped with the reason.
+ECE is compared on its debiased value, as the gate decides it.
 """
 
 from __future__ import annotations
 
+import math
+import zlib
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 from nethical_runner.checks.baseline import Baseline
-from nethical_runner.checks.check import Check, cohort_result, fallback_warning
-from nethical_runner.checks.outcome import Outcome
-from nethical_runner.run.results import SpecResult
+from nethical_runner.checks.check import Check, TrainingFailed, cohort_result, fallback_warning
+from nethical_runner.checks.outcome import Decision, Outcome
+from nethical_runner.metrics.decide import (
+    NOISE_LEVEL,
+    Judgement,
+    judge_interval,
+    judge_point,
+    noise_note,
+)
+from nethical_runner.metrics.gate import DECIDED_ON, decided_value
+from nethical_runner.metrics.intervals import Interval
+from nethical_runner.metrics.paired import PairedDifference, paired_differences
+from nethical_runner.run.results import CohortResult, SpecResult
 from nethical_runner.spec.loader import Spec
-from nethical_runner.spec.regression import HIGHER_IS_BETTER, LOWER_IS_BETTER, RegressionConfig
+from nethical_runner.spec.regression import (
+    BOUND_SECTIONS,
+    HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
+    RegressionConfig,
+)
 
 TOLERANCE = 1e-12  # so that 0.90 -> 0.89 against a 0.01 bound is not failed by rounding
-BOUND_SECTIONS = ("max_drop", "rel_max_drop", "max_rise", "rel_max_rise")
+UNPAIRED = "normal-approximation-unpaired"
 
 
 @dataclass(frozen=True)
@@ -60,71 +87,213 @@ def bounds_of(config: RegressionConfig) -> dict[str, list[Bound]]:
 
 
 def regression_checks(spec: Spec, baseline: Baseline | None) -> list[Check]:
-    """``regression[<metric>]`` per cohort; none without a baseline or a regression section."""
-    if baseline is None:
-        return []
+    """``regression[<metric>]`` per cohort with a regression section; against a baseline
+    only when one is given."""
     checks = []
     for cohort in spec.cohorts:
         config = cohort.config.regression
-        if config is None:
+        if config is None or (config.against == "baseline" and baseline is None):
             continue
         for metric, bounds in bounds_of(config).items():
 
             def evaluate(
-                result: SpecResult, cohort_id: str = cohort.id, found: list[Bound] = bounds
+                result: SpecResult,
+                cohort_id: str = cohort.id,
+                found: list[Bound] = bounds,
+                config: RegressionConfig = config,
             ) -> Outcome:
-                return judge(spec, cohort_id, found, result, baseline)
+                trained = cohort_result(result, cohort_id)
+                if config.against == "champion":
+                    return against_champion(spec, trained, found, config)
+                assert baseline is not None
+                return against_baseline(spec, trained, found, config, baseline)
 
-            first = bounds[0]
-            key = ("regression", first.section, metric)
+            key = ("regression", bounds[0].section, metric)
             checks.append(Check("regression", metric, cohort.id, key, evaluate))
     return checks
 
 
-def judge(
-    spec: Spec, cohort_id: str, bounds: list[Bound], result: SpecResult, baseline: Baseline
+@dataclass(frozen=True)
+class Change:
+    """The metric of the reference and of this run, and how much worse this run is."""
+
+    before: float
+    after: float
+    worsening: float  # a drop for higher-is-better metrics, a rise for ece and brier
+    interval: Interval | None  # of the worsening
+    reference: str  # "the baseline ..." or "the champion ..."
+    evidence: str = ""  # what else the comparison reports (McNemar's test)
+
+
+def against_baseline(
+    spec: Spec,
+    trained: CohortResult,
+    bounds: list[Bound],
+    config: RegressionConfig,
+    baseline: Baseline,
 ) -> Outcome:
-    """Compare the cohort's metric with the baseline's under every bound on it."""
-    trained = cohort_result(result, cohort_id)
     metric = bounds[0].metric
-    current = trained.metrics.get(metric)
+    context = f"cohort {trained.cohort_id}, {trained.dataset.label} data; baseline {baseline.path}"
     properties: dict[str, Any] = {
         "metric": metric,
-        "value": current,
+        "value": decided_value(metric, trained.metrics),
         "data_source": trained.dataset.label,
         "baseline_file": str(baseline.path),
     }
-    context = f"cohort {cohort_id}, {trained.dataset.label} data; baseline {baseline.path}"
-    past = baseline.cohort(spec.name, cohort_id)
-    if past is None or not past.trained or past.metrics.get(metric) is None:
+    past = baseline.cohort(spec.name, trained.cohort_id)
+    before = None if past is None or not past.trained else decided_value(metric, past.metrics)
+    if past is None or not past.trained or before is None:
         why = "has no trained cohort" if past is None or not past.trained else f"has no {metric}"
         message = (
-            f"regression {metric}: the baseline {why} {spec.name}/{cohort_id}; nothing to "
-            f"compare ({context})"
+            f"regression {metric}: the baseline {why} {spec.name}/{trained.cohort_id}; nothing "
+            f"to compare ({context})"
         )
         return Outcome.of(True, message, warning=message, properties=properties)
-    before = float(past.metrics[metric])  # type: ignore[arg-type]
-    properties["baseline"] = before
-    if current is None:
+    after = decided_value(metric, trained.metrics)
+    if after is None:
         message = f"regression {metric}: {metric} is undefined on this validation data ({context})"
-        return Outcome.of(False, message, properties=properties)
-    rise = bounds[0].rise
-    change = (current - before) if rise else (before - current)
-    allowed = min(bound.allowed(before) for bound in bounds)
-    passed = change <= allowed + TOLERANCE
-    limit = before + allowed if rise else before - allowed
-    properties.update(threshold=limit, allowed_change=allowed)
-    word = "rise" if rise else "drop"
-    relation = "<=" if passed else ">"
-    strictest = min(bounds, key=lambda bound: bound.allowed(before))
-    message = (
-        f"regression {strictest.describe(before)}: {metric} {before:.4g} -> {current:.4g}, "
-        f"{word} {change:.4g} {relation} {allowed:.4g} allowed ({context})"
+        return Outcome.of(False, message, properties={**properties, "baseline": before})
+    level = config.confidence or NOISE_LEVEL
+    worsening = _worsening(bounds[0], before, after)
+    interval = _unpaired(
+        worsening, past.intervals.get(metric), trained.intervals.get(metric), level
     )
-    warnings = [w for w in (fallback_warning(trained, message),) if w]
+    change = Change(before, after, worsening, interval, "the baseline")
+    warnings = []
     if past.data_source is not None and past.data_source != trained.dataset.label:
         warnings.append(
-            f"baseline {spec.name}/{cohort_id} was trained on {past.data_source} data, this run "
-            f"on {trained.dataset.label} data: {message}"
+            f"baseline {spec.name}/{trained.cohort_id} was trained on {past.data_source} data, "
+            f"this run on {trained.dataset.label} data"
         )
-    return Outcome.of(passed, message, "; ".join(warnings) or None, properties)
+    return _judged(trained, bounds, config, change, context, properties, warnings)
+
+
+def against_champion(
+    spec: Spec, trained: CohortResult, bounds: list[Bound], config: RegressionConfig
+) -> Outcome:
+    metric = bounds[0].metric
+    champion = trained.champion
+    if champion is None:
+        raise TrainingFailed(f"cohort {trained.cohort_id} was trained without its champion")
+    if champion.missing is not None:
+        return Outcome(Decision.SKIP, f"regression {metric}: {champion.missing}")
+    if champion.error is not None or champion.probabilities is None:
+        return Outcome.of(False, f"regression {metric}: champion unusable: {champion.error}")
+    metrics_config = spec.cohort(trained.cohort_id).config.metrics
+    level = config.confidence or NOISE_LEVEL
+    paired = paired_differences(
+        trained.split.y_val,
+        trained.validation_probabilities,
+        champion.probabilities,
+        metrics=[metric],
+        level=level,
+        threshold=metrics_config.decision_threshold,
+        ece_bins=metrics_config.ece_bins,
+        ece_confidence=metrics_config.ece_confidence,
+        seed=zlib.crc32(f"{spec.name}\0{trained.cohort_id}\0champion".encode()),
+    )
+    context = f"cohort {trained.cohort_id}, {trained.dataset.label} data"
+    reference = f"the champion (run {champion.run_id}, {champion.model_path})"
+    properties: dict[str, Any] = {
+        "metric": metric,
+        "data_source": trained.dataset.label,
+        "champion_file": str(champion.model_path),
+    }
+    found = paired.get(metric)
+    if found is None:
+        message = f"regression {metric}: {metric} is undefined on this validation data ({context})"
+        return Outcome.of(False, message, properties=properties)
+    change = _paired_change(bounds[0], found, reference)
+    properties["value"] = found.candidate
+    return _judged(trained, bounds, config, change, context, properties, [])
+
+
+def _judged(
+    trained: CohortResult,
+    bounds: list[Bound],
+    config: RegressionConfig,
+    change: Change,
+    context: str,
+    properties: dict[str, Any],
+    warnings: list[str],
+) -> Outcome:
+    """The decision on the strictest bound, with the message every front end shows."""
+    metric = bounds[0].metric
+    allowed = min(bound.allowed(change.before) for bound in bounds)
+    strictest = min(bounds, key=lambda bound: bound.allowed(change.before))
+    decision: Judgement
+    if config.confidence is not None and change.interval is not None:
+        decision = judge_interval(change.interval, allowed + TOLERANCE, "max")
+    else:
+        decision = judge_point(change.worsening, allowed + TOLERANCE, "max")
+        if change.interval is not None and (
+            judge_interval(change.interval, allowed + TOLERANCE, "max") == "inconclusive"
+        ):
+            warnings.append(noise_note(change.worsening, allowed, change.interval))
+    rise = bounds[0].rise
+    limit = change.before + allowed if rise else change.before - allowed
+    word = "rise" if rise else "drop"
+    relation = {"pass": "<=", "fail": ">", "inconclusive": "~"}[decision]
+    name = f"{metric} (debiased)" if metric in DECIDED_ON else metric
+    message = (
+        f"regression {strictest.describe(change.before)} against {change.reference}: {name} "
+        f"{change.before:.4g} -> {change.after:.4g}, {word} {change.worsening:.4g} {relation} "
+        f"{allowed:.4g} allowed"
+    )
+    if change.interval is not None:
+        message += f"; {word} {change.interval.describe()}"
+        if config.confidence is not None:
+            message += f" ({decision})"
+    message += f"{change.evidence} ({context})"
+    properties.update(baseline=change.before, threshold=limit, allowed_change=allowed)
+    fallback = fallback_warning(trained, message)
+    notes = [note for note in (fallback, *warnings) if note]
+    return Outcome.decided(
+        decision,
+        message,
+        on_inconclusive=config.on_inconclusive,
+        warning="; ".join(notes) or None,
+        properties=properties,
+        interval=change.interval,
+    )
+
+
+def _worsening(bound: Bound, before: float, after: float) -> float:
+    return after - before if bound.rise else before - after
+
+
+def _unpaired(
+    worsening: float, before: Interval | None, after: Interval | None, level: float
+) -> Interval | None:
+    """Normal-approximation interval of the worsening between two independent runs, each
+    run's standard error read back from its own interval (half-width over z at its level).
+    None without this run's interval; a baseline without one counts as exact."""
+    if after is None:
+        return None
+    errors = [_standard_error(found) for found in (before, after) if found is not None]
+    half = NormalDist().inv_cdf(0.5 + level / 2.0) * math.sqrt(sum(e * e for e in errors))
+    return Interval(worsening - half, worsening + half, level, UNPAIRED, after.rows)
+
+
+def _standard_error(interval: Interval) -> float:
+    z = NormalDist().inv_cdf(0.5 + interval.level / 2.0)
+    return (interval.high - interval.low) / (2.0 * z)
+
+
+def _paired_change(bound: Bound, found: PairedDifference, reference: str) -> Change:
+    """The worsening and its interval from the candidate-minus-champion difference."""
+    diff = found.interval
+    if bound.rise:
+        interval = diff
+        worsening = found.difference
+    else:
+        interval = Interval(-diff.high, -diff.low, diff.level, diff.method, diff.rows)
+        worsening = -found.difference
+    evidence = ""
+    if found.mcnemar is not None:
+        test = found.mcnemar
+        evidence = (
+            f"; McNemar exact p={test.p_value:.3g} (only the candidate right on "
+            f"{test.candidate_only} rows, only the champion on {test.champion_only})"
+        )
+    return Change(found.champion, found.candidate, worsening, interval, reference, evidence)

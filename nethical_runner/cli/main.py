@@ -25,7 +25,7 @@ from nethical_runner.drift.report import summary_lines as drift_summary_lines
 from nethical_runner.models import SCRIPT_TYPES
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.report.outputs import publish, summary_lines
-from nethical_runner.report.records import OUTCOME_WORDS, run_records
+from nethical_runner.report.records import run_records
 from nethical_runner.report.run_report import RunReport
 from nethical_runner.run.loading import load_spec
 from nethical_runner.run.options import DEFAULT_OUT_DIR, RUN_OPTIONS
@@ -217,6 +217,7 @@ def _settings(args: argparse.Namespace, accept_baseline: str | None) -> RunSetti
     return RunSettings(
         (args.out or Path(DEFAULT_OUT_DIR)).resolve(),
         cache_dir=cache_dir,
+        champion_dir=args.champion.resolve() if args.champion else None,
         sla_dir=sla_dir.resolve() if sla_dir else None,
         audit_dir=audit_dir.resolve() if audit_dir else None,
         drift_dir=drift_dir.resolve() if drift_dir else None,
@@ -308,9 +309,11 @@ def print_result(result: SpecResult, judged: list[Judged]) -> None:
     print(f"== {result.spec.name}: checks")
     for entry in judged:
         scope = f"{entry.check.cohort_id} " if entry.check.cohort_id else ""
-        word = OUTCOME_WORDS[entry.outcome.decision]
-        first_line = entry.outcome.message.splitlines()[0] if entry.outcome.message else ""
-        print(f"  {scope}{entry.check.label}: {word.upper() if entry.outcome.failed else word}")
+        outcome = entry.outcome
+        word = outcome.item_outcome
+        decided = f" ({outcome.decision.value})" if outcome.decision.value not in word else ""
+        first_line = outcome.message.splitlines()[0] if outcome.message else ""
+        print(f"  {scope}{entry.check.label}: {word.upper() if outcome.failed else word}{decided}")
         print(f"    {first_line}")
 
 

@@ -49,7 +49,8 @@ class Comparison:
         judged = {k: v for k, v in values.items() if k not in not_judged and v is not None}
         stats = None
         if len(judged) >= 2:
-            stats = spread(judged, {k: draws[k][metric] for k in judged}, metric, confidence)
+            found = {k: draws[k][metric] for k in judged}
+            stats = spread(judged, found, metric, confidence, limit)
         status = None
         if stats is not None and limit is not None:
             status = judge(stats.spread, limit, stats.interval)
@@ -69,3 +70,4 @@ class Drop:
     interval: Interval | None
     limit: float | None
     status: Status | None
+    p_value: float | None = None  # of "within the bound", for false discovery rate control

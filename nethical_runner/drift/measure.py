@@ -36,6 +36,7 @@ from nethical_runner.drift.comparison import Comparison, Drop
 from nethical_runner.drift.declared import bounds_of, declared_checks, spread_limits
 from nethical_runner.drift.history import Recorded, read_history, record_path, write_record
 from nethical_runner.drift.inputs import CohortEvaluation
+from nethical_runner.drift.multiplicity import control_false_discoveries, error_rate_note
 from nethical_runner.drift.report import write_report
 from nethical_runner.drift.result import DriftFailure, DriftResult, Group, SliceResult, Violation
 from nethical_runner.drift.slices import evaluate_slices
@@ -46,6 +47,7 @@ from nethical_runner.drift.stats import (
     Predictions,
     difference_interval,
     judge,
+    normal_p_value,
     resampled_metrics,
     summarise_draws,
     worsening,
@@ -199,7 +201,7 @@ def measure_drift(
         for metric in METRICS
     }
     earliest = [started.isoformat(timespec="microseconds"), *(m.recorded_at for m in members)]
-    return DriftResult(
+    measured = DriftResult(
         spec_name=spec.name,
         run_id=run_id,
         config=config,
@@ -219,6 +221,8 @@ def measure_drift(
         history_unreadable=history.unreadable,
         baselines=BaselineState(accept_baseline, passed_over),
     )
+    controlled = control_false_discoveries(measured)
+    return replace(controlled, error_rate=error_rate_note(controlled))
 
 
 def with_failed_checks(result: DriftResult) -> DriftResult:
@@ -355,5 +359,10 @@ def _drop(now: Group, metric: str, baseline: Recorded, config: DriftConfig) -> D
     change = worsening(metric, before, after)
     errors = [_plain(baseline.entry["standard_errors"].get(metric)), now.standard_errors[metric]]
     interval = difference_interval(change, errors, config.confidence)
-    status = judge(change, limit, interval) if limit is not None else None
-    return Drop(now.cohort, metric, baseline.run_id, before, after, change, interval, limit, status)
+    status = p_value = None
+    if limit is not None:
+        status = judge(change, limit, interval)
+        p_value = normal_p_value(change, limit, interval, config.confidence)
+    return Drop(
+        now.cohort, metric, baseline.run_id, before, after, change, interval, limit, status, p_value
+    )

@@ -210,9 +210,9 @@ def message(result: DriftResult) -> str:
         parts.append(f"Drift detected: {'; '.join(result.drifting)}")
     elif len(result.groups) >= 2:
         parts.append(f"No drift beyond the bounds across {len(result.groups)} cohorts")
-    noise = [m for m, c in result.comparisons.items() if c.status == "within_noise"]
+    noise = [m for m, c in result.comparisons.items() if c.status == "inconclusive"]
     if noise:
-        parts.append(f"{', '.join(noise)} above the bound within bootstrap noise")
+        parts.append(f"{', '.join(noise)} above the bound within bootstrap noise (inconclusive)")
     return "; ".join(parts)
 
 
@@ -221,7 +221,7 @@ def recommendations(result: DriftResult) -> list[str]:
     level = result.config.confidence
     found = []
     for metric, comparison in result.comparisons.items():
-        if comparison.stats is not None and comparison.status in ("drift", "within_noise"):
+        if comparison.stats is not None and comparison.status in ("drift", "inconclusive"):
             found.append(_spread_advice(metric, comparison, "cohort", level))
     for drops in result.drops.values():
         for drop in drops:
@@ -233,7 +233,7 @@ def recommendations(result: DriftResult) -> list[str]:
                 )
     for cohort, comparisons in result.slice_comparisons.items():
         for metric, comparison in comparisons.items():
-            if comparison.stats is not None and comparison.status in ("drift", "within_noise"):
+            if comparison.stats is not None and comparison.status in ("drift", "inconclusive"):
                 found.append(
                     f"cohort {cohort}: " + _spread_advice(metric, comparison, "slice", level)
                 )
@@ -285,7 +285,7 @@ def _spread_advice(metric: str, comparison: Comparison, noun: str, level: float)
         f"{metric}: {noun} {stats.worst} ({worst:.4g}) trails {noun} {stats.best} "
         f"({best:.4g}) by {stats.spread:.4g}, beyond {comparison.limit:g}"
     )
-    if comparison.status == "within_noise" and stats.interval is not None:
+    if comparison.status == "inconclusive" and stats.interval is not None:
         return (
             f"{text}, but the {level * 100:g}% interval of the spread reaches down to "
             f"{stats.interval[0]:.4g}: evaluate on more validation rows before acting"

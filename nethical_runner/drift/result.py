@@ -16,7 +16,11 @@ from nethical_runner.drift.comparison import Comparison, Drop, Interval
 from nethical_runner.drift.declared import DriftCheck
 from nethical_runner.drift.stats import judge
 from nethical_runner.drift.text import drop_text, spread_text
+from nethical_runner.metrics import intervals
 from nethical_runner.spec.config import DriftConfig, SliceConfig
+
+SPREAD_METHOD = "percentile-bootstrap-of-spread"
+DROP_METHOD = "normal-approximation-unpaired"
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ class DriftVerdict:
     skipped: bool = False
     warning: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    # A bound exceeded within noise: the item passes or fails as on_inconclusive says.
+    inconclusive: bool = False
+    interval: intervals.Interval | None = None  # of the spread or of the worst drop
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,7 @@ class DriftResult:
     history_unreadable: tuple[str, ...] = ()
     report_path: Path | None = None
     history_path: Path | None = None
+    error_rate: str | None = None  # what the spec's drift checks together are expected to do
     baselines: BaselineState = field(default_factory=BaselineState)  # accepted, passed over
 
     @property
@@ -221,16 +229,14 @@ class DriftResult:
     ) -> DriftVerdict:
         stats = comparison.stats
         assert stats is not None
-        status = judge(stats.spread, check.limit, stats.interval)
+        status = comparison.status or judge(stats.spread, check.limit, stats.interval)
         text = spread_text(comparison, check.limit, across, self.config.confidence)
         message = f"{self._prefix(check)}: {text}"
         if comparison.not_judged:
             skipped = "; ".join(f"{k}: {v}" for k, v in comparison.not_judged.items())
             message += f"; not judged: {skipped}"
         warning = None
-        if status == "within_noise":
-            warning = message
-        elif status == "ok" and any(g.fallback for g in groups):
+        if status == "ok" and any(g.fallback for g in groups):
             warning = f"passed on synthetic fallback data, not the declared data: {message}"
         properties: dict[str, Any] = {
             "metric": f"{check.metric}_spread",
@@ -239,10 +245,48 @@ class DriftResult:
             "worst": stats.worst,
             "best": stats.best,
             "status": status,
+            **self._error_rate_properties(),
         }
         if stats.interval is not None:
             properties["interval_low"], properties["interval_high"] = stats.interval
-        return DriftVerdict(status != "drift", message, warning=warning, properties=properties)
+        if stats.p_value is not None:
+            properties["p_value"] = stats.p_value
+        interval = None
+        if stats.interval is not None:
+            rows = sum(comparison.samples[label] for label in comparison.judged)
+            low, high = stats.interval
+            interval = intervals.Interval(low, high, self.config.confidence, SPREAD_METHOD, rows)
+        return self._decided(status, message, warning, properties, interval)
+
+    def _decided(
+        self,
+        status: str,
+        message: str,
+        warning: str | None,
+        properties: dict[str, Any],
+        interval: intervals.Interval | None,
+    ) -> DriftVerdict:
+        """``drift`` fails, ``ok`` passes, ``inconclusive`` does what on_inconclusive says
+        (warns by default: drift is not a promotion, and noise is not drift)."""
+        inconclusive = status == "inconclusive"
+        passes = status == "ok" or (inconclusive and self.config.on_inconclusive == "warn")
+        if inconclusive and passes:
+            warning = message
+        return DriftVerdict(
+            passes,
+            message,
+            warning=warning,
+            properties=properties,
+            inconclusive=inconclusive,
+            interval=interval,
+        )
+
+    def _error_rate_properties(self) -> dict[str, Any]:
+        return {
+            "level": self.config.confidence,
+            "false_discovery_rate": self.config.false_discovery_rate,
+            "error_rate": self.error_rate,
+        }
 
     def _drop_verdict(self, check: DriftCheck) -> DriftVerdict:
         if failure := self._training_failure(check, list(self.failed)):
@@ -263,7 +307,7 @@ class DriftResult:
                 f"{prefix}: {check.metric} is undefined for cohort {', '.join(undefined)} in "
                 "this run or its baseline (validation rows of a single class)",
             )
-        statuses = [judge(d.change or 0.0, check.limit, d.interval) for d in drops]
+        statuses = [d.status or judge(d.change or 0.0, check.limit, d.interval) for d in drops]
         breached = [d for d, s in zip(drops, statuses, strict=True) if s == "drift"]
         parts = "; ".join(
             drop_text(d, self.config.confidence) + state.note(d.cohort) for d in breached or drops
@@ -275,7 +319,6 @@ class DriftResult:
         message = f"{prefix}: {head}: {parts}"
         if self.without_baseline:
             message += f"; no baseline yet for cohort {', '.join(self.without_baseline)}"
-        warning = message if not breached and "within_noise" in statuses else None
         worst = max(drops, key=lambda d: d.change or 0.0)
         properties = {
             "metric": f"{check.metric}_drop",
@@ -283,5 +326,12 @@ class DriftResult:
             "threshold": check.limit,
             "cohort": worst.cohort,
             "baseline_run": worst.baseline_run,
+            **self._error_rate_properties(),
         }
-        return DriftVerdict(not breached, message, warning=warning, properties=properties)
+        status = "drift" if breached else "inconclusive" if "inconclusive" in statuses else "ok"
+        interval = None
+        if worst.interval is not None:
+            low, high = worst.interval
+            rows = next(g.samples for g in self.this_run if g.cohort == worst.cohort)
+            interval = intervals.Interval(low, high, self.config.confidence, DROP_METHOD, rows)
+        return self._decided(status, message, None, properties, interval)

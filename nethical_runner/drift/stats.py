@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import false_discovery_control
 
 from nethical_runner.metrics.bootstrap import PERCENTILE_METHOD as PERCENTILE_METHOD
 from nethical_runner.metrics.bootstrap import (
@@ -40,7 +41,7 @@ _CHUNK_CELLS = 1 << 20  # count-matrix cells held at once (each chunk allocates 
 
 UNDEFINED = "undefined (validation rows of a single class)"
 
-Status = Literal["ok", "within_noise", "drift"]
+Status = Literal["ok", "inconclusive", "drift"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,9 @@ class Predictions:
 
 
 def point_metrics(data: Predictions) -> dict[str, float | None]:
-    """Every metric of :data:`METRICS` on ``data`` itself, exactly as the gate computes them."""
+    """Every metric of :data:`METRICS` on ``data`` itself, exactly as the gate computes them;
+    ``ece`` is the debiased ECE the gate decides on, so that groups of different sizes are
+    compared without the small-sample bias that makes a small slice look miscalibrated."""
     computed = classification_metrics(
         data.y,
         data.p,
@@ -68,7 +71,8 @@ def point_metrics(data: Predictions) -> dict[str, float | None]:
         ece_bins=data.ece_bins,
         ece_confidence=data.ece_confidence,
     )
-    return {m: None if (value := computed[m]) is None else float(value) for m in METRICS}
+    values = {**computed, "ece": computed["ece_debiased"]}
+    return {m: None if (value := values[m]) is None else float(value) for m in METRICS}
 
 
 def resampled_metrics(
@@ -104,7 +108,7 @@ def resampled_metrics(
             "recall": recall,
             "f1": _ratio(2 * precision * recall, precision + recall),
             "auc": ranking.auc(counts),
-            "ece": binned.resampled_totals(counts, sums[:, 4:]).ece(),
+            "ece": binned.resampled_totals(counts, sums[:, 4:]).debiased_ece(),
         }
 
     return bootstrap(metrics_of, rng, n, resamples, _CHUNK_CELLS)
@@ -160,6 +164,9 @@ class SpreadStats:
     worst: str
     best: str
     interval: tuple[float, float] | None
+    # One-sided bootstrap p-value of "the spread is within the bound": the share of resampled
+    # spreads at or below it, (1 + count) / (1 + resamples). None without a bound or draws.
+    p_value: float | None = None
 
 
 def spread(
@@ -167,22 +174,27 @@ def spread(
     draws: Mapping[str, NDArray[np.float64]] | None,
     metric: str,
     confidence: float,
+    limit: float | None = None,
 ) -> SpreadStats:
     """Point spread of ``values`` (two or more groups) and, from each group's resampled values
-    in ``draws``, a percentile-bootstrap interval of the spread. Resamples in which any group's
-    metric is undefined (AUC on one class) are left out; without enough left, no interval."""
+    in ``draws``, a percentile-bootstrap interval of the spread (and its p-value against
+    ``limit``). Resamples in which any group's metric is undefined (AUC on one class) are left
+    out; without enough left, no interval."""
     if len(values) < 2:
         raise ValueError("a spread needs two groups")
     ordered = sorted(values, key=lambda label: (values[label], label))
     low, high = ordered[0], ordered[-1]
     worst, best = (high, low) if metric in LOWER_IS_BETTER else (low, high)
-    interval = None
+    interval = p_value = None
     if draws is not None:
         matrix = np.vstack([draws[label] for label in values])
         usable = matrix[:, np.all(np.isfinite(matrix), axis=0)]
         if usable.shape[1] >= matrix.shape[1] // 2:
-            interval = percentile_interval(usable.max(axis=0) - usable.min(axis=0), confidence)
-    return SpreadStats(values[high] - values[low], worst, best, interval)
+            spreads = usable.max(axis=0) - usable.min(axis=0)
+            interval = percentile_interval(spreads, confidence)
+            if limit is not None:
+                p_value = (1.0 + np.count_nonzero(spreads <= limit)) / (1.0 + spreads.size)
+    return SpreadStats(values[high] - values[low], worst, best, interval, p_value)
 
 
 def summarise_draws(
@@ -219,9 +231,31 @@ def difference_interval(
 
 def judge(value: float, limit: float, interval: tuple[float, float] | None) -> Status:
     """``ok`` within the bound; beyond it, ``drift`` only when the whole interval is beyond it
-    too (or there is no interval), otherwise ``within_noise``."""
+    too (or there is no interval), otherwise ``inconclusive``."""
     if value <= limit:
         return "ok"
     if interval is not None and interval[0] <= limit:
-        return "within_noise"
+        return "inconclusive"
     return "drift"
+
+
+def normal_p_value(
+    change: float, limit: float, interval: tuple[float, float] | None, confidence: float
+) -> float:
+    """One-sided p-value of "the change is within ``limit``" under the normal approximation
+    whose ``interval`` at ``confidence`` :func:`difference_interval` computed: the chance of a
+    change this large if the true one sat on the bound. Without an interval, 0 or 1."""
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    if interval is None or interval[1] <= change:
+        return 0.0 if change > limit else 1.0
+    error = (interval[1] - change) / z
+    return 1.0 - NormalDist().cdf((change - limit) / error)
+
+
+def discoveries(p_values: Sequence[float], rate: float) -> list[bool]:
+    """Benjamini-Hochberg (1995) step-up at false discovery rate ``rate``: which hypotheses
+    ("this check is within its bound") are rejected, via scipy's adjusted p-values."""
+    if not p_values:
+        return []
+    adjusted = false_discovery_control(np.asarray(p_values, dtype=np.float64), method="bh")
+    return [bool(a <= rate) for a in adjusted]

@@ -26,8 +26,16 @@ def spread_text(comparison: Comparison, limit: float | None, across: str, level:
     if stats.interval is not None:
         low, high = stats.interval
         text += f" ({level * 100:g}% bootstrap interval of the spread {low:.4g}-{high:.4g})"
-    if limit is not None and judge(stats.spread, limit, stats.interval) == "within_noise":
-        text += "; the interval reaches below the bound, so this is noise, not drift"
+    status = comparison.status if limit == comparison.limit else None
+    if (
+        limit is not None
+        and (status or judge(stats.spread, limit, stats.interval)) == "inconclusive"
+    ):
+        text += "; inconclusive: the bound is exceeded within noise"
+        if stats.interval is not None and stats.interval[0] > limit:
+            text += " (not among the false discovery rate's discoveries)"
+        else:
+            text += " (the interval reaches below it)"
     return text
 
 

@@ -60,7 +60,9 @@ def classification_metrics(
     ece_bins: int = 15,
     ece_confidence: Confidence = "positive",
 ) -> dict[str, float | int | None]:
-    """Every metric a gate can check, plus the confusion counts.
+    """Every metric a gate can check, plus the confusion counts. ``ece`` is the plain binned
+    ECE, ``ece_debiased`` the value checks decide on (see
+    :mod:`nethical_runner.metrics.calibration_error`).
 
     Precision, recall and F1 are 0.0 when their denominator is zero (scikit-learn's
     ``zero_division=0``); ROC AUC is ``None`` when the labels hold a single class, because it is
@@ -86,6 +88,9 @@ def classification_metrics(
         "auc": auc,
         "brier": float(np.mean((probabilities - labels) ** 2)),
         "ece": expected_calibration_error(labels, probabilities, ece_bins, ece_confidence),
+        "ece_debiased": debiased_expected_calibration_error(
+            labels, probabilities, ece_bins, ece_confidence
+        ),
         "tp": tp,
         "tn": tn,
         "fp": fp,

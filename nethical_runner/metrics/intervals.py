@@ -8,10 +8,13 @@ clears the threshold:
 - accuracy, precision and recall are proportions of whole rows: Wilson score intervals over
   their own denominators (all rows, predicted positives, actual positives), which keep their
   coverage near the nominal level down to small counts, unlike the normal approximation;
-- F1, ROC AUC, Brier score and the debiased ECE are not proportions: BCa intervals of a
-  bootstrap that resamples positives and negatives separately (the class counts of the
-  validation rows stay fixed, so no resample lacks a class), seeded so that a seed gives the
-  same interval on every run.
+- F1, ROC AUC and Brier score are not proportions: BCa intervals of a bootstrap that
+  resamples positives and negatives separately (the class counts of the validation rows stay
+  fixed, so no resample lacks a class);
+- the debiased ECE: consistency resampling of the recalibrated model
+  (:mod:`nethical_runner.metrics.calibration_error`), which carries the estimator's own bias.
+
+Every resampling is seeded, so a seed gives the same interval on every run.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtri
 
 from nethical_runner.metrics.bootstrap import bca_interval, stratified_bootstrap
-from nethical_runner.metrics.calibration import Confidence
+from nethical_runner.metrics.calibration import Confidence, bin_confidences
+from nethical_runner.metrics.calibration_error import METHOD as CONSISTENCY
+from nethical_runner.metrics.calibration_error import consistency_interval
 from nethical_runner.metrics.resampled import (
     COUNTED,
     SMOOTH,
@@ -37,6 +42,7 @@ from nethical_runner.metrics.resampled import (
 
 WILSON: Final = "wilson"
 BCA: Final = "bca-stratified-bootstrap"
+ECE_STREAM: Final = 0xECE  # the ECE's resamples draw from their own stream of the seed
 CHUNK_CELLS: Final = 1 << 20  # count-matrix cells held at once (each chunk allocates a few)
 
 
@@ -51,13 +57,14 @@ class Interval:
     rows: int
 
     def record(self) -> dict[str, float | int | str]:
-        """The interval as results.json holds it."""
+        """The interval as results.json holds it: plain Python numbers, which JSON and
+        pytest-xdist's serialiser both accept."""
         return {
-            "low": self.low,
-            "high": self.high,
-            "level": self.level,
+            "low": float(self.low),
+            "high": float(self.high),
+            "level": float(self.level),
             "method": self.method,
-            "rows": self.rows,
+            "rows": int(self.rows),
         }
 
     def describe(self) -> str:
@@ -115,11 +122,10 @@ def metric_intervals(
 ) -> dict[str, Interval]:
     """Intervals of the asked ``metrics`` (accuracy, precision, recall, f1, auc, brier, ece).
 
-    Accuracy, precision and recall: Wilson. F1, AUC, Brier and ECE: BCa of one seeded
-    label-stratified bootstrap of ``resamples`` resamples, ``ece`` being the debiased ECE of
-    :meth:`nethical_runner.metrics.calibration.CalibrationBins.debiased_ece` with its interval
-    clipped at 0, as its reported value is. The bootstrap runs only when one of those four is
-    asked. AUC of single-class rows is undefined and gets no entry.
+    Accuracy, precision and recall: Wilson. F1, AUC and Brier: BCa of one seeded
+    label-stratified bootstrap of ``resamples`` resamples, run only when one of them is asked.
+    ``ece``: the debiased ECE's consistency-resampling interval, clipped at 0 as its value is.
+    AUC of single-class rows is undefined and gets no entry.
     """
     asked = check_metrics(metrics)
     check_level(level)
@@ -127,7 +133,7 @@ def metric_intervals(
     model = WeightedMetrics(
         strata,
         y_prob,
-        tuple(m for m in asked if m in SMOOTH),
+        tuple(m for m in asked if m in SMOOTH and m != "ece"),
         threshold=threshold,
         ece_bins=ece_bins,
         ece_confidence=ece_confidence,
@@ -150,9 +156,19 @@ def metric_intervals(
             resamples=resamples,
             method=BCA,
         )
-    if "ece" in intervals:
-        ece = intervals["ece"]
-        intervals["ece"] = Interval(max(ece.low, 0.0), max(ece.high, 0.0), level, BCA, ece.rows)
+    if "ece" in asked:
+        table = bin_confidences(y_true, y_prob, ece_bins, ece_confidence).totals()
+        assert table.variance_sums is not None  # totals() always sums them
+        low, high = consistency_interval(
+            table.counts,
+            table.hit_sums,
+            table.confidence_sums,
+            table.variance_sums,
+            level=level,
+            rng=np.random.default_rng([seed, ECE_STREAM]),
+            resamples=resamples,
+        )
+        intervals["ece"] = Interval(low, high, level, CONSISTENCY, strata.size)
     return {m: intervals[m] for m in asked if m in intervals}
 
 

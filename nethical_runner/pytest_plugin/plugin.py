@@ -80,9 +80,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     cache_option = config.getoption("--nethical-cache-dir")
     cache_dir = Path(cache_option).resolve() if cache_option else default_cache_dir()
     worker_input = getattr(config, "workerinput", None)
+    champion = config.getoption("--nethical-champion")
     settings = RunSettings(
         out_dir.resolve(),
         cache_dir=cache_dir,
+        champion_dir=Path(champion).resolve() if champion else None,
         result_cache=_result_cache(config),
         session=worker_input["testrunuid"] if worker_input else None,
         accept_baseline=_accepted(config),

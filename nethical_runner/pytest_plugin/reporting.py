@@ -108,6 +108,7 @@ class ReportPlugin:
             item.check,
             nodeid=item.nodeid,
             outcome=outcome,
+            decision=found,
             message=message,
             warning=warning,
             properties=properties,

@@ -32,11 +32,13 @@ def summary_markdown(
     if failed:
         lines += ["### Failed checks", ""]
         lines += _table(
-            ["check", "value", "threshold", "message", "threshold at"],
+            ["check", "decision", "value", "interval", "threshold", "message", "threshold at"],
             [
                 [
                     f"`{_label(c)}`",
+                    c["decision"],
                     _value(c["value"]),
+                    _interval(c["interval"]),
                     _value(c["threshold"]),
                     c["message"],
                     f"`{c['file']}:{c['line']}`",
@@ -44,6 +46,25 @@ def summary_markdown(
                 for c in failed
             ],
         )
+    decided = [c for c in checks if c["interval"] is not None and c not in failed]
+    if decided:
+        lines += ["### Evidence", ""]
+        lines += _table(
+            ["check", "decision", "value", "interval", "threshold"],
+            [
+                [
+                    f"`{_label(c)}`",
+                    c["decision"],
+                    _value(c["value"]),
+                    _interval(c["interval"]),
+                    _value(c["threshold"]),
+                ]
+                for c in decided
+            ],
+        )
+    rates = _error_rates(checks)
+    if rates:
+        lines += ["### Error rates", "", *rates, ""]
     warned = [(c, c["warning"]) for c in checks if c["warning"] and c["outcome"] == "passed"]
     if warned:
         lines += ["### Warnings", ""]
@@ -92,6 +113,27 @@ def _value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _interval(interval: Mapping[str, Any] | None) -> str:
+    """``0.81-0.86 (95% wilson, 200 rows)``."""
+    if interval is None:
+        return "-"
+    level = f"{float(interval['level']) * 100:.4g}%"
+    return (
+        f"{_value(interval['low'])} to {_value(interval['high'])} ({level} "
+        f"{interval['method']}, {interval['rows']} rows)"
+    )
+
+
+def _error_rates(checks: list[Any]) -> list[str]:
+    """Each spec's statement of what its drift checks together are expected to do."""
+    found: dict[str, str] = {}
+    for check in checks:
+        note = check["properties"].get("error_rate")
+        if check["kind"] == "drift" and isinstance(note, str):
+            found.setdefault(check["spec"], note)
+    return [f"- `{spec}`: {_inline(note)}" for spec, note in sorted(found.items())]
 
 
 def _bold_failure(cell: str) -> str:

@@ -19,7 +19,9 @@ class CheckRecord(TypedDict):
     kind: str
     name: str
     check: str  # ``kind[name]``
-    outcome: str  # passed | failed | skipped | error
+    outcome: str  # passed | failed | skipped | error: what the pytest item did
+    decision: str  # pass | fail | inconclusive | skip: what the check decided
+    interval: dict[str, Any] | None  # {low, high, level, method, rows}: what it decided on
     message: str
     warning: str | None
     metric: Any
@@ -48,6 +50,7 @@ class CohortRecord(TypedDict):
     # only for a cohort that trained:
     data: NotRequired[dict[str, Any]]
     metrics: NotRequired[dict[str, Any]]
+    intervals: NotRequired[dict[str, dict[str, Any]]]  # metric -> {low, high, level, method, rows}
     promoted: NotRequired[bool]
     model_file: NotRequired[str]
     metrics_file: NotRequired[str]

@@ -26,7 +26,6 @@ from nethical_runner.spec import Spec
 from nethical_runner.spec.yaml_source import KeyPath, format_key
 
 RECORD_ATTRIBUTE = "nethical_record"
-OUTCOME_WORDS = {Decision.PASS: "passed", Decision.FAIL: "failed", Decision.SKIP: "skipped"}
 SLA_STATISTICS = ("p50", "p95", "p99", "avg", "max")
 
 
@@ -47,12 +46,17 @@ def check_record(
     *,
     nodeid: str,
     outcome: str,
+    decision: Outcome | None,
     message: str,
     warning: str | None,
     properties: dict[str, Any],
     order: int,
 ) -> CheckRecord:
-    """A check's result: its id, outcome, metric, value, threshold, message and location."""
+    """A check's result: its id, pytest's outcome beside the check's own decision and the
+    interval it was decided on, metric, value, threshold, message and location.
+
+    ``decision`` is the check's outcome where it was judged; an item that errored before
+    judging has none and records the decision ``fail``."""
     where = location(spec, check)
     return {
         "id": nodeid,
@@ -62,6 +66,10 @@ def check_record(
         "name": check.name,
         "check": check.label,
         "outcome": outcome,
+        "decision": Decision.FAIL.value if decision is None else decision.decision.value,
+        "interval": None
+        if decision is None or decision.interval is None
+        else decision.interval.record(),
         "message": message,
         "warning": warning,
         "metric": properties.get("metric"),
@@ -172,6 +180,7 @@ def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path)
         "sha256": dataset.fingerprint,
     }
     record["metrics"] = {name: plain(value) for name, value in trained.metrics.items()}
+    record["intervals"] = {name: found.record() for name, found in trained.intervals.items()}
     record["promoted"] = trained.promoted
     record["model_file"] = _relative(trained.model_path, out_dir)
     record["metrics_file"] = _relative(trained.metrics_path, out_dir)
@@ -234,7 +243,8 @@ def run_records(
             spec,
             check,
             nodeid=node_id(shown_path, spec, check),
-            outcome=OUTCOME_WORDS[outcome.decision],
+            outcome=outcome.item_outcome,
+            decision=outcome,
             message=outcome.message,
             warning=outcome.warning,
             properties=properties,

@@ -78,6 +78,9 @@ class RunReport:
             "passed": outcomes.count("passed"),
             "failed": outcomes.count("failed") + outcomes.count("error"),
             "skipped": outcomes.count("skipped"),
+            "inconclusive": sum(
+                1 for c in self.checks.values() if c.get("decision") == "inconclusive"
+            ),
             "warnings": sum(
                 1 for c in self.checks.values() if c["warning"] and c["outcome"] == "passed"
             ),
@@ -235,6 +238,8 @@ def headline(report: RunReport) -> str:
         parts.append(f"{totals['warnings']} with warnings")
     if totals["skipped"]:
         parts.append(f"{totals['skipped']} skipped")
+    if totals["inconclusive"]:
+        parts.append(f"{totals['inconclusive']} inconclusive")
     if totals["errors"]:
         parts.append(_count(totals["errors"], "spec error"))
     specs, cohorts = totals["specs"], totals["cohorts"]

@@ -109,15 +109,7 @@ class AuditObserver(RunObserver):
         self.recorder.record("sla_report", cohort.id, files=files)
 
     def gate_decided(self, cohort: Cohort, verdicts: list[Verdict], promoted: bool) -> None:
-        thresholds = [
-            {
-                "key": v.threshold.key,
-                "threshold": v.threshold.value,
-                "actual": v.actual,
-                "passed": v.passed,
-            }
-            for v in verdicts
-        ]
+        thresholds = [v.record() for v in verdicts]
         self.recorder.record("gate_decision", cohort.id, promoted=promoted, thresholds=thresholds)
 
     def model_saved(self, cohort: Cohort, model_path: Path, metrics_path: Path) -> None:

@@ -46,4 +46,11 @@ RUN_OPTIONS = (
         "REASON",
         is_path=False,
     ),
+    RunOption(
+        "champion",
+        "where the promoted models that `regression: {against: champion}` compares with are "
+        "found: an output root or its models/current folder, e.g. main's CI artifact "
+        "(default: the output root's)",
+        "DIR",
+    ),
 )

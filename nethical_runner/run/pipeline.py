@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import traceback
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
@@ -29,11 +30,13 @@ from nethical_runner.data import (
 )
 from nethical_runner.drift import DriftResult, track_drift
 from nethical_runner.metrics.classification import classification_metrics
-from nethical_runner.metrics.gate import decide
+from nethical_runner.metrics.gate import decide, interval_level, thresholds
+from nethical_runner.metrics.intervals import Interval, metric_intervals
 from nethical_runner.models import Model, ReadsText, TrainsFromChunks, load_model
 from nethical_runner.run.adapters import drift_input
 from nethical_runner.run.audit_observer import AuditObserver
 from nethical_runner.run.cache import CachedTraining, cache_key
+from nethical_runner.run.champion import Champion, find_champion
 from nethical_runner.run.events import NO_OBSERVER, RunObserver
 from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
 from nethical_runner.run.saving import save_cohort
@@ -41,6 +44,7 @@ from nethical_runner.run.settings import RunSettings
 from nethical_runner.sla.measure import SlaResult, measure
 from nethical_runner.sla.report import write_reports
 from nethical_runner.spec import Cohort, RunConfig, Spec
+from nethical_runner.spec.regression import bounded_metrics
 
 STAGES = ("data_load", "preprocessing", "training", "validation")
 
@@ -116,9 +120,11 @@ def train_cohort(
     sla = _measure_sla(spec, cohort, settings, model, split, stage_ms)
     if sla is not None:
         observer.sla_reported(cohort, sla)
-    verdicts = decide(config.gate, metrics)
+    intervals = _intervals(spec, cohort, split, probabilities)
+    verdicts = decide(config.gate, metrics, intervals)
     promoted = all(v.passed for v in verdicts)
     observer.gate_decided(cohort, verdicts, promoted)
+    champion = _champion(spec, cohort, settings, split)
     run_facts = {"stage_ms": stage_ms, "cached": cached is not None}
     model_path, metrics_path = save_cohort(
         spec, cohort, settings, model, dataset, metrics, verdicts, promoted, run_facts
@@ -133,6 +139,7 @@ def train_cohort(
         model=model,
         validation_probabilities=probabilities,
         metrics=metrics,
+        intervals=intervals,
         verdicts=verdicts,
         promoted=promoted,
         model_path=model_path,
@@ -140,6 +147,7 @@ def train_cohort(
         stage_ms=stage_ms,
         sla=sla,
         cached=cached is not None,
+        champion=champion,
     )
 
 
@@ -204,6 +212,37 @@ def _validate(
             ece_confidence=config.metrics.ece_confidence,
         )
     return probabilities, metrics
+
+
+def _intervals(
+    spec: Spec, cohort: Cohort, split: Split, probabilities: np.ndarray
+) -> dict[str, Interval]:
+    """Intervals of the metrics the gate and the regression bounds read, at the gate's level,
+    from a bootstrap seeded by the spec and cohort names (the same rows give the same
+    intervals in every run and on every executor)."""
+    config = cohort.config
+    wanted = [t.metric for t in thresholds(config.gate)]
+    if config.regression is not None:
+        wanted += bounded_metrics(config.regression)
+    return metric_intervals(
+        split.y_val,
+        probabilities,
+        metrics=list(dict.fromkeys(wanted)),
+        level=interval_level(config.gate),
+        threshold=config.metrics.decision_threshold,
+        ece_bins=config.metrics.ece_bins,
+        ece_confidence=config.metrics.ece_confidence,
+        seed=zlib.crc32(f"{spec.name}\0{cohort.id}".encode()),
+    )
+
+
+def _champion(spec: Spec, cohort: Cohort, settings: RunSettings, split: Split) -> Champion | None:
+    """The promoted model's predictions of these validation rows, read before this run saves
+    (and perhaps promotes) its own model; only for ``regression: {against: champion}``."""
+    regression = cohort.config.regression
+    if regression is None or regression.against != "champion":
+        return None
+    return find_champion(spec, cohort, settings, split.X_val)
 
 
 def _positive_probabilities(model: Model, split: Split) -> np.ndarray:

@@ -12,7 +12,9 @@ from nethical_runner.audit.recorder import AuditReceipt
 from nethical_runner.data import Dataset, Split
 from nethical_runner.drift import DriftFailure, DriftResult
 from nethical_runner.metrics.gate import Verdict
+from nethical_runner.metrics.intervals import Interval
 from nethical_runner.models import Model
+from nethical_runner.run.champion import Champion
 from nethical_runner.sla.measure import SlaResult
 from nethical_runner.spec import Spec
 
@@ -31,6 +33,7 @@ class CohortResult:
     # the reliability report and drift all read these instead of predicting again.
     validation_probabilities: np.ndarray
     metrics: dict[str, Any]
+    intervals: dict[str, Interval]  # of the gated and regression-bounded metrics
     verdicts: list[Verdict]
     promoted: bool
     model_path: Path
@@ -38,6 +41,7 @@ class CohortResult:
     stage_ms: dict[str, float]
     sla: SlaResult | None = None
     cached: bool = False  # served from the result cache instead of trained in this run
+    champion: Champion | None = None  # for regression against the champion
 
     def context(self) -> str:
         """``cohort alpha, 2000 samples, synthetic data`` for messages."""

@@ -57,15 +57,7 @@ def save_cohort(
             "features": list(dataset.feature_names),
         },
         "promoted": promoted,
-        "gate": [
-            {
-                "key": v.threshold.key,
-                "threshold": v.threshold.value,
-                "actual": v.actual,
-                "passed": v.passed,
-            }
-            for v in verdicts
-        ],
+        "gate": [v.record() for v in verdicts],
         **extra,
         "model_file": model_path.name,
         **{k: _plain(v) for k, v in metrics.items()},

@@ -36,6 +36,7 @@ class RunSettings:
     # Runs sharing a session (the workers of one pytest-xdist run) never baseline each other.
     session: str | None = None
     drift_dir: Path | None = None  # drift reports and history; <out_dir>/drift when None
+    champion_dir: Path | None = None  # where champions are found; <out_dir>/models/current
     # Why this run is the new drift baseline (--accept-baseline); None: it is one if it passes.
     accept_baseline: str | None = None
 

@@ -25,14 +25,16 @@ from numpy.typing import NDArray
 
 from nethical_runner.metrics.bootstrap import PERCENTILE_METHOD as PERCENTILE_METHOD
 from nethical_runner.metrics.bootstrap import bootstrap, percentile_interval
+from nethical_runner.metrics.intervals import Interval
 from nethical_runner.spec.config import SlaConfig
 from nethical_runner.spec.yaml_source import KeyPath, format_key
 
-Status = Literal["compliant", "warning", "breach"]
+Status = Literal["compliant", "warning", "inconclusive", "breach"]
 Clock = Callable[[], int]
 
 CLOCK_NAME = "time.perf_counter_ns"
 BOOTSTRAP_RESAMPLES = 2000
+INTERVAL_METHOD = "percentile-bootstrap"
 _BOOTSTRAP_CHUNK = 1 << 22  # resampled values held in memory at once
 SCRIPT_TARGETS_MS = {"p95": 220.0, "p99": 500.0, "avg": 100.0}
 STATISTICS = {  # statistic -> description, in report order
@@ -43,7 +45,7 @@ STATISTICS = {  # statistic -> description, in report order
     "max": "maximum latency",
 }
 _PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
-_SEVERITY: dict[Status, int] = {"compliant": 0, "warning": 1, "breach": 2}
+_SEVERITY: dict[Status, int] = {"compliant": 0, "warning": 1, "inconclusive": 1, "breach": 2}
 
 
 @dataclass(frozen=True)
@@ -109,12 +111,16 @@ def judge(
     warn_margin: float,
     interval_ms: tuple[float, float] | None = None,
 ) -> Status:
-    """:func:`classify`, except that with a confidence interval a breach needs the whole interval
-    above the target; otherwise it is only a warning. An interval never makes a status worse."""
-    status = classify(actual_ms, limit_ms, warn_margin)
-    if status == "breach" and interval_ms is not None and interval_ms[0] <= limit_ms:
-        return "warning"
-    return status
+    """:func:`classify` on the point value; with a confidence interval, on the interval: compliant
+    when all of it is within the target, :func:`classify` (warning band or breach) when all of it
+    is above, and ``inconclusive`` when it straddles the target."""
+    if interval_ms is None:
+        return classify(actual_ms, limit_ms, warn_margin)
+    if interval_ms[1] <= limit_ms:
+        return "compliant"
+    if interval_ms[0] > limit_ms:
+        return classify(max(actual_ms, interval_ms[0]), limit_ms, warn_margin)
+    return "inconclusive"
 
 
 def time_predictions(
@@ -210,6 +216,8 @@ class SlaVerdict:
     message: str
     warning: str | None
     properties: dict[str, Any]
+    inconclusive: bool = False  # the interval straddles the target
+    interval: Interval | None = None
 
 
 @dataclass(frozen=True)
@@ -270,7 +278,11 @@ class SlaResult:
         """A breach fails (or warns with ``on_breach: warn``); a warning passes with a warning."""
         found = self.target(name)
         message = self._describe(found)
-        passed = found.status != "breach" or self.config.on_breach == "warn"
+        inconclusive = found.status == "inconclusive"
+        if inconclusive:
+            passed = self.config.on_inconclusive == "warn"
+        else:
+            passed = found.status != "breach" or self.config.on_breach == "warn"
         warning = message if passed and found.status != "compliant" else None
         properties: dict[str, Any] = {
             "metric": found.target.report_name + "_ms",
@@ -281,7 +293,13 @@ class SlaResult:
         if found.target.stage is None:
             properties["sample_count"] = self.sample_count
             properties["percentile_method"] = PERCENTILE_METHOD
-        return SlaVerdict(passed, message, warning, properties)
+        interval = None
+        if found.interval_ms is not None and self.config.confidence is not None:
+            low, high = found.interval_ms
+            interval = Interval(
+                low, high, self.config.confidence, INTERVAL_METHOD, self.sample_count
+            )
+        return SlaVerdict(passed, message, warning, properties, inconclusive, interval)
 
     def _describe(self, found: TargetResult) -> str:
         target = found.target
@@ -293,8 +311,10 @@ class SlaResult:
             low, high = found.interval_ms
             text += f", {level} interval {_ms(low)}-{_ms(high)} ms"
         status: str = found.status
-        if found.status == "warning" and found.actual_ms > found.warning_limit_ms:
-            status = "warning: the interval reaches below the target, so no breach is called"
+        if found.status == "inconclusive":
+            status = "inconclusive: the interval straddles the target"
+            if self.config.on_inconclusive == "warn":
+                status += ", reported as a warning (on_inconclusive: warn)"
         elif found.status == "warning":
             band = _percent(self.config.warn_margin)
             status = f"warning: within the {band} band above the target"

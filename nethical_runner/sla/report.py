@@ -76,6 +76,9 @@ def report(result: SlaResult) -> dict[str, Any]:
         },
         "breaches": [t.target.report_name for t in result.targets if t.status == "breach"],
         "warnings": [t.target.report_name for t in result.targets if t.status == "warning"],
+        "inconclusive": [
+            t.target.report_name for t in result.targets if t.status == "inconclusive"
+        ],
         "stages": _stages(result),
         "measurement": _measurement(result),
         "policy": {

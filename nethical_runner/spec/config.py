@@ -23,6 +23,8 @@ from nethical_runner.spec.regression import RegressionConfig
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=64)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Level = Annotated[float, Field(gt=0.0, lt=1.0)]  # of a two-sided interval: 0.95
+OnInconclusive = Literal["fail", "warn"]
 if TYPE_CHECKING:
     ModelType = str
 else:  # the registered names, as an enum in the JSON Schema and a closed set in validation
@@ -183,7 +185,12 @@ class MetricsConfig(Section):
 
 
 class GateConfig(Section):
-    """Thresholds a model must reach to be promoted; every bound is inclusive."""
+    """Thresholds a model must reach to be promoted; every bound is inclusive.
+
+    With ``confidence`` each threshold is decided on the two-sided interval at that level:
+    pass when the whole interval is on the good side, fail when it is on the bad side,
+    inconclusive when it straddles the threshold (failed unless ``on_inconclusive: warn``).
+    """
 
     max_ece: Probability | None = Field(None, description="Largest allowed calibration error.")
     min_accuracy: Probability | None = Field(None, description="Smallest allowed accuracy.")
@@ -192,6 +199,17 @@ class GateConfig(Section):
     min_f1: Probability | None = Field(None, description="Smallest allowed F1 score.")
     min_auc: Probability | None = Field(None, description="Smallest allowed ROC AUC.")
     max_brier: Probability | None = Field(None, description="Largest allowed Brier score.")
+    confidence: Level | None = Field(
+        None,
+        description="Decide every threshold on the two-sided interval at this level (Wilson "
+        "for accuracy, precision and recall; a stratified BCa bootstrap for the others); "
+        "absent: on the point value, with a warning when the 95% interval straddles it.",
+    )
+    on_inconclusive: OnInconclusive = Field(
+        "fail",
+        description="What an interval that straddles its threshold does to the item (and to "
+        "promotion): fail it, or pass with a warning.",
+    )
 
 
 DEFAULT_GATE = GateConfig(max_ece=0.08, min_accuracy=0.85)
@@ -241,12 +259,15 @@ class SlaConfig(Section):
     on_breach: Literal["fail", "warn"] = Field(
         "fail", description="What a breach does to its test item: fail it, or pass with a warning."
     )
-    confidence: float | None = Field(
+    confidence: Level | None = Field(
         None,
-        gt=0.0,
-        lt=1.0,
         description="Bootstrap interval level; a breach is called only when the whole "
-        "interval lies above the target.",
+        "interval lies above the target, inconclusive when it straddles it.",
+    )
+    on_inconclusive: OnInconclusive = Field(
+        "warn",
+        description="What a latency whose interval straddles its target does: pass with a "
+        "warning, or fail.",
     )
     stages: StageBudgets = Field(
         StageBudgets(), description="Wall-clock budgets of the pipeline stages."
@@ -366,12 +387,21 @@ class DriftConfig(Section):
         le=100_000_000,
         description="Slices with fewer validation rows are reported and not judged.",
     )
-    confidence: float = Field(
+    confidence: Level = Field(
         0.95,
-        gt=0.0,
-        lt=1.0,
         description="Bootstrap interval level; drift is called only when the whole interval "
         "lies beyond the bound, so noise on small cohorts is not called drift.",
+    )
+    on_inconclusive: OnInconclusive = Field(
+        "warn",
+        description="What a bound exceeded within noise (the interval reaches back inside it) "
+        "does: pass with a warning, or fail.",
+    )
+    false_discovery_rate: Level | None = Field(
+        None,
+        description="Benjamini-Hochberg control across the spec's drift and slice checks: "
+        "only checks among the discoveries at this rate fail, the other exceeded bounds are "
+        "inconclusive; absent: each check at its own level.",
     )
     group: Name | None = Field(
         None,

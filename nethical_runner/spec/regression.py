@@ -9,12 +9,13 @@ main models stay one screen per concern.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Change = Annotated[float, Field(ge=0.0, le=1.0)]
 RelativeChange = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+Level = Annotated[float, Field(gt=0.0, lt=1.0)]
 
 HIGHER_IS_BETTER = ("accuracy", "precision", "recall", "f1", "auc")
 LOWER_IS_BETTER = ("ece", "brier")
@@ -59,12 +60,29 @@ class RelativeRiseBounds(_Section):
 
 
 class RegressionConfig(_Section):
-    """Bounds on how far metrics may move against a baseline run (``--nethical-baseline``).
+    """Bounds on how far metrics may move against a baseline run (``--nethical-baseline``) or
+    against the champion, the model currently promoted for the same spec and cohort.
 
-    Each metric named anywhere here becomes one ``regression[<metric>]`` item per cohort when a
-    baseline is given; every bound is inclusive, and an absolute and a relative bound on the
-    same metric must both hold.
+    Each metric named anywhere here becomes one ``regression[<metric>]`` item per cohort (with
+    ``against: baseline``, when a baseline is given); every bound is inclusive, and an absolute
+    and a relative bound on the same metric must both hold.
     """
+
+    against: Literal["baseline", "champion"] = Field(
+        "baseline",
+        description="baseline: the metrics of an earlier run's results.json, on its own rows; "
+        "champion: the promoted model predicting this run's validation rows, compared paired.",
+    )
+    confidence: Level | None = Field(
+        None,
+        description="Decide on the two-sided interval of the change at this level; absent: "
+        "on the point change, with a warning when its 95% interval straddles the bound.",
+    )
+    on_inconclusive: Literal["fail", "warn"] = Field(
+        "fail",
+        description="What an interval that straddles the bound does: fail the item, or pass "
+        "with a warning.",
+    )
 
     max_drop: DropBounds = Field(
         DropBounds(), description="Absolute drops allowed, e.g. {accuracy: 0.01}."
@@ -78,3 +96,15 @@ class RegressionConfig(_Section):
     rel_max_rise: RelativeRiseBounds = Field(
         RelativeRiseBounds(), description="Rises allowed relative to the baseline value."
     )
+
+
+BOUND_SECTIONS = ("max_drop", "rel_max_drop", "max_rise", "rel_max_rise")
+
+
+def bounded_metrics(config: RegressionConfig) -> list[str]:
+    """The metrics any bound of ``config`` names, in the order of the spec format."""
+    return [
+        metric
+        for metric in (*HIGHER_IS_BETTER, *LOWER_IS_BETTER)
+        if any(getattr(getattr(config, s), metric, None) is not None for s in BOUND_SECTIONS)
+    ]

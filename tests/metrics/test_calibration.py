@@ -9,7 +9,10 @@ import pytest
 from nethical_runner.drift.stats import Predictions, resampled_metrics
 from nethical_runner.metrics.bootstrap import draw_counts
 from nethical_runner.metrics.calibration import bin_confidences
-from nethical_runner.metrics.classification import expected_calibration_error
+from nethical_runner.metrics.classification import (
+    debiased_expected_calibration_error,
+    expected_calibration_error,
+)
 
 
 def sample(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +64,7 @@ def test_drift_resamples_bin_top_label_as_the_gate_does_whatever_the_decision_th
     counts = draw_counts(np.random.default_rng(2).integers(0, y.size, size=(5, y.size)), y.size)
     for row in range(5):
         rows = np.repeat(np.arange(y.size), counts[row].astype(np.int64))
-        gate = expected_calibration_error(y[rows], p[rows], 15, "top_label")
+        gate = debiased_expected_calibration_error(y[rows], p[rows], 15, "top_label")
         assert drawn[row] == pytest.approx(gate, abs=1e-12)
 
 

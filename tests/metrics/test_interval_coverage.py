@@ -1,7 +1,9 @@
 """Measured error rates of the intervals, by simulation from a known population.
 
-Scores are p = sigmoid(N(0, 1.5^2)); labels are Bernoulli(g(p)) with g(p) = sigmoid(k logit p):
-k = 1 is calibrated (population ECE 0), k = 0.3 over-confident (population ECE 0.146). The
+Scores are p = sigmoid(N(0, sigma^2)); labels are Bernoulli(g(p)) with g(p) = sigmoid(k logit p):
+k = 1 is calibrated (population ECE 0), k = 0.3 over-confident (population ECE 0.146 at sigma
+1.5), k = 0.85 slightly so (0.022 at sigma 3). sigma = 3 gives models about as confident as
+the project's logistic on its synthetic data, sigma = 1.5 many probabilities near 0.5. The
 population metrics are expectations over 2e6 scores (labels replaced by g(p), so no label noise
 enters them). Each trial draws a fresh validation sample and asks for 95% intervals; the
 bootstrap uses 1000 resamples here (2000 by default) to keep each test under a minute.
@@ -10,15 +12,12 @@ Figures are printed (``-s``) and the ones the intervals are meant to meet are as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 
 import numpy as np
 import pytest
 
 from nethical_runner.drift.stats import Predictions, resampled_metrics
-from nethical_runner.metrics import calibration
 from nethical_runner.metrics.bootstrap import percentile_interval
 from nethical_runner.metrics.classification import (
     debiased_expected_calibration_error,
@@ -33,15 +32,17 @@ METRICS = ("accuracy", "f1", "auc", "brier", "ece")
 RESAMPLES = 1000
 
 
-def scores(rng: np.random.Generator, n: int, k: float) -> tuple[np.ndarray, np.ndarray]:
+def scores(
+    rng: np.random.Generator, n: int, k: float, sigma: float = 1.5
+) -> tuple[np.ndarray, np.ndarray]:
     """Scores and each row's true probability of class 1."""
-    p = 1.0 / (1.0 + np.exp(-rng.normal(0.0, 1.5, n)))
+    p = 1.0 / (1.0 + np.exp(-rng.normal(0.0, sigma, n)))
     return p, 1.0 / (1.0 + np.exp(-k * np.log(p / (1.0 - p))))
 
 
 @cache
-def population(k: float) -> dict[str, float]:
-    p, q = scores(np.random.default_rng(99), 2_000_000, k)
+def population(k: float, sigma: float = 1.5) -> dict[str, float]:
+    p, q = scores(np.random.default_rng(99), 2_000_000, k, sigma)
     predicted = p >= 0.5
     tp, fp, fn = (q * predicted).sum(), ((1 - q) * predicted).sum(), (q * ~predicted).sum()
     index = np.minimum((p * 15).astype(int), 14)
@@ -57,14 +58,14 @@ def population(k: float) -> dict[str, float]:
     }
 
 
-def trials(k: float, n: int, count: int, seed: int) -> dict[str, np.ndarray]:
+def trials(k: float, n: int, count: int, seed: int, sigma: float = 1.5) -> dict[str, np.ndarray]:
     """Per trial: whether each metric's interval covers the population value, and the ECE
-    interval's ends, the plain binned ECE and its percentile interval (the former gate's)."""
-    truth = population(k)
+    interval's ends, the plain binned ECE and the debiased one."""
+    truth = population(k, sigma)
     rng = np.random.default_rng(seed)
     rows: dict[str, list[float]] = {}
     for trial in range(count):
-        p, q = scores(rng, n, k)
+        p, q = scores(rng, n, k, sigma)
         y = (rng.random(n) < q).astype(np.int64)
         found = metric_intervals(y, p, metrics=METRICS, level=0.95, seed=trial, resamples=RESAMPLES)
         for metric in METRICS:
@@ -76,10 +77,11 @@ def trials(k: float, n: int, count: int, seed: int) -> dict[str, np.ndarray]:
     return {name: np.array(values, dtype=float) for name, values in rows.items()}
 
 
-def report(label: str, k: float, n: int, found: dict[str, np.ndarray]) -> None:
+def report(label: str, k: float, n: int, found: dict[str, np.ndarray], sigma: float = 1.5) -> None:
     coverage = "  ".join(f"{m} {found[m].mean():.3f}" for m in METRICS)
+    ece = population(k, sigma)["ece"]
     print(
-        f"\n{label} n={n} population ECE {population(k)['ece']:.4f}: coverage {coverage}; "
+        f"\n{label} sigma={sigma} n={n} population ECE {ece:.4f}: coverage {coverage}; "
         f"ECE interval high > 0.08: {np.mean(found['ece_high'] > 0.08):.3f}, "
         f"high <= 0.08: {np.mean(found['ece_high'] <= 0.08):.3f}; "
         f"plain ECE mean {found['plain_ece'].mean():.4f}, "
@@ -88,23 +90,31 @@ def report(label: str, k: float, n: int, found: dict[str, np.ndarray]) -> None:
 
 
 def test_coverage_and_ece_decisions_at_200_rows() -> None:
-    calibrated = trials(CALIBRATED, 200, 400, seed=1)
-    overconfident = trials(OVERCONFIDENT, 200, 400, seed=2)
+    calibrated = trials(CALIBRATED, 200, 300, seed=1)
+    overconfident = trials(OVERCONFIDENT, 200, 300, seed=2)
     report("calibrated", CALIBRATED, 200, calibrated)
     report("over-confident", OVERCONFIDENT, 200, overconfident)
     for found in (calibrated, overconfident):
         for metric in ("accuracy", "f1", "auc", "brier"):
             assert found[metric].mean() >= 0.90, metric
-    # The plain binned ECE of a calibrated model is mostly noise at 200 rows.
+    # The plain binned ECE of a calibrated model is mostly noise at 200 rows; the debiased
+    # one is not.
     assert 0.06 <= calibrated["plain_ece"].mean() <= 0.10
+    assert calibrated["debiased_ece"].mean() <= 0.03
+    assert overconfident["ece"].mean() >= 0.88
     # An ECE of 0.15 is never confirmed below 0.08.
     assert np.mean(overconfident["ece_high"] <= 0.08) <= 1 / 20
-    # Measured shortfalls of the debiased ECE at 200 rows (see the report): the Gaussian
-    # debiasing removes about 40% of the bias, so a calibrated model's interval rarely reaches
-    # 0; the bounds hold what was measured, so that a change for the worse shows.
-    assert calibrated["ece"].mean() >= 0.12
-    assert overconfident["ece"].mean() >= 0.75
-    assert np.mean(calibrated["ece_high"] > 0.08) <= 0.40
+
+
+def test_ece_decisions_of_confident_models_at_200_rows() -> None:
+    """Models as confident as the project's: a calibrated one is rarely left undecided
+    against 0.08, and a slightly miscalibrated one (population ECE 0.022) is covered."""
+    calibrated = trials(CALIBRATED, 200, 300, seed=7, sigma=3.0)
+    slight = trials(0.85, 200, 300, seed=8, sigma=3.0)
+    report("calibrated", CALIBRATED, 200, calibrated, sigma=3.0)
+    report("slightly over-confident", 0.85, 200, slight, sigma=3.0)
+    assert np.mean(calibrated["ece_high"] > 0.08) <= 0.12
+    assert slight["ece"].mean() >= 0.88
 
 
 def test_coverage_and_ece_decisions_at_2000_rows() -> None:
@@ -115,7 +125,7 @@ def test_coverage_and_ece_decisions_at_2000_rows() -> None:
     for found in (calibrated, overconfident):
         for metric in ("accuracy", "f1", "auc", "brier"):
             assert found[metric].mean() >= 0.85, metric
-    assert overconfident["ece"].mean() >= 0.80
+    assert overconfident["ece"].mean() >= 0.88
     assert np.mean(calibrated["ece_high"] > 0.08) <= 1 / 20
     assert np.mean(overconfident["ece_high"] <= 0.08) <= 1 / 20
 
@@ -135,39 +145,3 @@ def test_the_former_percentile_interval_of_the_plain_ece_misses_a_calibrated_pop
         f"coverage {np.mean(covered):.3f}"
     )
     assert np.mean(covered) <= 0.01
-
-
-@contextmanager
-def empirical_noise(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Kumar et al.'s empirical variance o_b (1 - o_b) / n_b in place of the model's own: the
-    variance sums that give it are H_b (n_b - H_b) / n_b."""
-    shipped = calibration.debiased_bin_errors
-
-    def empirical(counts, hit_sums, confidence_sums, variance_sums):  # type: ignore[no-untyped-def]
-        safe = np.where(counts > 0, counts, 1.0)
-        return shipped(counts, hit_sums, confidence_sums, hit_sums * (counts - hit_sums) / safe)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(calibration, "debiased_bin_errors", empirical)
-        yield
-
-
-def test_the_models_noise_variance_against_the_empirical_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Same samples, same seeds: the shipped variance (the model's) and the empirical one."""
-    for label, k in (("calibrated", CALIBRATED), ("over-confident", OVERCONFIDENT)):
-        shipped = trials(k, 200, 250, seed=6)
-        with empirical_noise(monkeypatch):
-            empirical = trials(k, 200, 250, seed=6)
-        for name, found in (("model", shipped), ("empirical", empirical)):
-            print(
-                f"\n{label} n=200 {name} variance: ECE coverage {found['ece'].mean():.3f}, "
-                f"high > 0.08 {np.mean(found['ece_high'] > 0.08):.3f}, "
-                f"high <= 0.08 {np.mean(found['ece_high'] <= 0.08):.3f}, "
-                f"mean interval {found['ece_low'].mean():.4f}-{found['ece_high'].mean():.4f}, "
-                f"mean debiased ECE {found['debiased_ece'].mean():.4f}"
-            )
-        assert not np.array_equal(shipped["ece_high"], empirical["ece_high"])  # patched
-        assert abs(shipped["ece"].mean() - empirical["ece"].mean()) <= 0.03
-        assert np.mean(shipped["ece_high"] > 0.08) <= np.mean(empirical["ece_high"] > 0.08) + 0.03

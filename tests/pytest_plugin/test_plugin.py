@@ -68,8 +68,8 @@ def test_a_missed_gate_fails_its_item_with_metric_threshold_context_and_line(
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.re_match_lines(
         [
-            r"gate min_accuracy: accuracy 0\.9\d+ < 0\.99 \(cohort alpha, 800 samples, "
-            r"synthetic data\)",
+            r"gate min_accuracy: accuracy 0\.9\d+ < 0\.99 \(95% wilson interval 0\.9\d+ to "
+            r"0\.9\d+ over 800 rows\) \(cohort alpha, 800 samples, synthetic data\)",
             r"  threshold at specs/mine\.yaml:11:17 \(gate\.min_accuracy\)",
         ]
     )

@@ -87,7 +87,7 @@ def test_table_results_and_summary_say_what_failed_first(
     assert text == json.dumps(document, indent=2, sort_keys=True) + "\n"  # stable key order
     assert document["format"] == 1 and document["outcome"] == "failed"
     assert document["totals"] == {
-        "checks": 8, "passed": 5, "failed": 3, "skipped": 0, "warnings": 2,
+        "checks": 8, "passed": 5, "failed": 3, "skipped": 0, "inconclusive": 0, "warnings": 2,
         "specs": 1, "cohorts": 4, "errors": 0,
     }  # fmt: skip
     (spec,) = document["specs"]
@@ -115,6 +115,8 @@ def test_table_results_and_summary_say_what_failed_first(
         "name": "accuracy",
         "check": "gate[accuracy]",
         "outcome": "failed",
+        "decision": "fail",
+        "interval": accuracy["interval"],
         "message": accuracy["message"],
         "warning": None,
         "metric": "accuracy",
@@ -129,6 +131,7 @@ def test_table_results_and_summary_say_what_failed_first(
         "key": "gate.min_accuracy",
     }
     assert accuracy["message"].startswith("gate min_accuracy: accuracy 0.")
+    assert accuracy["interval"]["method"] == "wilson" and accuracy["interval"]["level"] == 0.95
     assert ece["outcome"] == "passed" and ece["line"] == 12
     absent_check = cohorts["absent"]["checks"][0]
     assert absent_check["data_source"] == "csv (not loaded)" and absent_check["threshold"] == 0.2

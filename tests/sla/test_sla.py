@@ -78,12 +78,14 @@ def test_without_a_warning_band_anything_above_the_target_is_a_breach() -> None:
     assert classify(100.001, 100.0, 0.0) == "breach"
 
 
-def test_an_interval_downgrades_a_breach_it_straddles_and_never_makes_a_status_worse() -> None:
-    assert judge(200.0, 100.0, 0.1, (90.0, 300.0)) == "warning"
-    assert judge(200.0, 100.0, 0.1, (100.0, 300.0)) == "warning"  # touching the target
+def test_an_interval_that_straddles_the_target_is_inconclusive_whatever_the_point() -> None:
+    assert judge(200.0, 100.0, 0.1, (90.0, 300.0)) == "inconclusive"
+    assert judge(200.0, 100.0, 0.1, (100.0, 300.0)) == "inconclusive"  # touching the target
+    assert judge(50.0, 100.0, 0.1, (40.0, 300.0)) == "inconclusive"
     assert judge(200.0, 100.0, 0.1, (150.0, 300.0)) == "breach"
-    assert judge(105.0, 100.0, 0.1, (102.0, 300.0)) == "warning"
-    assert judge(50.0, 100.0, 0.1, (40.0, 300.0)) == "compliant"
+    assert judge(105.0, 100.0, 0.1, (102.0, 300.0)) == "warning"  # above, in the warning band
+    assert judge(50.0, 100.0, 0.1, (40.0, 100.0)) == "compliant"
+    assert judge(150.0, 100.0, 0.1) == "breach"  # without an interval: the point value
 
 
 # --- statistics -------------------------------------------------------------------------------
@@ -263,10 +265,14 @@ def test_with_confidence_a_breach_needs_the_whole_interval_above_the_target() ->
     found = result.target("p95")
     assert found.actual_ms == 100.0 and found.interval_ms is not None
     assert found.interval_ms[0] <= 50.0 < found.interval_ms[1]
-    assert found.status == "warning"
-    message = result.verdict("p95").message
-    assert "95% interval 1-100 ms" in message
-    assert "the interval reaches below the target, so no breach is called" in message
+    assert found.status == "inconclusive"
+    verdict = result.verdict("p95")
+    assert verdict.passed and verdict.inconclusive and verdict.warning == verdict.message
+    assert "95% interval 1-100 ms" in verdict.message
+    assert "inconclusive: the interval straddles the target" in verdict.message
+    assert verdict.interval is not None and verdict.interval.method == "percentile-bootstrap"
+    strict = measured(straddling, p95_ms=50.0, confidence=0.95, on_inconclusive="fail")
+    assert not strict.verdict("p95").passed
 
     slow = measured(np.full(200, 100.0), p95_ms=50.0, confidence=0.95)
     assert slow.target("p95").interval_ms == (100.0, 100.0)
