@@ -29,7 +29,8 @@ def gate_checks(spec: Spec) -> list[Check]:
                 trained = cohort_result(result, cohort_id)
                 verdict = next(v for v in trained.verdicts if v.threshold.key == t.key)
                 message = f"gate {t.key}: {verdict.describe()} ({trained.context()})"
-                warnings = [verdict.noise, fallback_warning(trained, message)]
+                noise = verdict.noise and f"gate {t.key}: {verdict.noise}"
+                warnings = [noise, fallback_warning(trained, message)]
                 return Outcome.decided(
                     verdict.decision,
                     message,

@@ -229,7 +229,8 @@ def _judged(
         if change.interval is not None and (
             judge_interval(change.interval, allowed + TOLERANCE, "max") == "inconclusive"
         ):
-            warnings.append(noise_note(change.worsening, allowed, change.interval))
+            noise = noise_note(change.worsening, allowed, change.interval)
+            warnings.append(f"regression {strictest.describe(change.before)}: {noise}")
     rise = bounds[0].rise
     limit = change.before + allowed if rise else change.before - allowed
     word = "rise" if rise else "drop"
@@ -287,8 +288,9 @@ def _paired_change(bound: Bound, found: PairedDifference, reference: str) -> Cha
         interval = diff
         worsening = found.difference
     else:
-        interval = Interval(-diff.high, -diff.low, diff.level, diff.method, diff.rows)
-        worsening = -found.difference
+        # 0.0 - x rather than -x, so that no difference reads as -0
+        interval = Interval(0.0 - diff.high, 0.0 - diff.low, diff.level, diff.method, diff.rows)
+        worsening = 0.0 - found.difference
     evidence = ""
     if found.mcnemar is not None:
         test = found.mcnemar

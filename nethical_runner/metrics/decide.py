@@ -9,10 +9,9 @@ at the threshold is on the good side.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
-from nethical_runner.metrics.intervals import Interval
+from nethical_runner.metrics.intervals import Interval, rows_to_decide
 
 Judgement = Literal["pass", "fail", "inconclusive"]
 Bound = Literal["min", "max"]
@@ -36,17 +35,6 @@ def judge_interval(interval: Interval, limit: float, bound: Bound) -> Judgement:
     if not on_good_side(far, limit, bound):
         return "fail"
     return "inconclusive"
-
-
-def rows_to_decide(value: float, limit: float, interval: Interval) -> int | None:
-    """Roughly how many rows would move ``interval`` off ``limit``: an interval's half-width
-    shrinks as one over the square root of its rows, so ``rows * (half-width / distance)^2``.
-    None when the value sits on the limit (no number of rows decides it)."""
-    distance = abs(value - limit)
-    if distance == 0.0 or interval.rows <= 0:
-        return None
-    half_width = max(interval.high - value, value - interval.low)
-    return max(interval.rows, math.ceil(interval.rows * (half_width / distance) ** 2))
 
 
 def noise_note(value: float, limit: float, interval: Interval) -> str:

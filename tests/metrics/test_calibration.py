@@ -11,7 +11,6 @@ from nethical_runner.metrics.bootstrap import draw_counts
 from nethical_runner.metrics.calibration import bin_confidences
 from nethical_runner.metrics.classification import (
     debiased_expected_calibration_error,
-    expected_calibration_error,
 )
 
 

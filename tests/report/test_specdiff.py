@@ -281,6 +281,15 @@ def test_outside_a_repository_is_an_error(
         (("audit", "enabled"), True, ABSENT, LOOSENED),
         (("model", "params", "max_leaf_nodes"), 31, 63, CHANGED),
         (("gate", "min_accuracy"), 0.8, "high", CHANGED),
+        (("gate", "confidence"), ABSENT, 0.95, TIGHTENED),  # inconclusive fails by default
+        (("gate", "confidence"), 0.99, 0.9, LOOSENED),
+        (("gate", "on_inconclusive"), ABSENT, "warn", LOOSENED),
+        (("regression", "on_inconclusive"), "warn", "fail", TIGHTENED),
+        (("regression", "confidence"), 0.9, 0.95, TIGHTENED),
+        (("drift", "confidence"), ABSENT, 0.99, LOOSENED),  # drift needs the whole interval
+        (("drift", "on_inconclusive"), ABSENT, "fail", TIGHTENED),
+        (("drift", "false_discovery_rate"), 0.05, 0.1, TIGHTENED),
+        (("sla", "on_inconclusive"), "fail", "warn", LOOSENED),
     ],
 )
 def test_classification_rules(key: tuple[str, ...], old: object, new: object, verdict: str) -> None:

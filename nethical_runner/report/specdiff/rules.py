@@ -5,9 +5,12 @@ answer it by their name: a ``min_*`` bound loosens when it goes down, a ``max_*`
 every ``*_ms`` latency target, every ``max_spread``/``max_drop``/``max_rise`` entry) when it
 goes up. Adding a threshold adds a check (tightened); removing one removes a check (loosened).
 A few policy keys also decide whether a miss fails CI (``sla.on_breach``, ``sla.warn_margin``,
-``sla.confidence``, ``data.fallback``, ``audit.enabled``) and are ranked from strict to
-lenient. Everything else (epochs, samples, model parameters...) is CHANGED: it moves the
-metrics, but in no direction a rule could call.
+the ``confidence`` and ``on_inconclusive`` of each section, ``drift.false_discovery_rate``,
+``data.fallback``, ``audit.enabled``) and are ranked from strict to lenient. A gate's or a
+regression's ``confidence`` tightens as it rises, since an inconclusive interval fails there by
+default (a point decision is a confidence of 0); an SLA's or drift's loosens, since there a
+breach needs the whole interval beyond the bound. Everything else (epochs, samples, model
+parameters...) is CHANGED: it moves the metrics, but in no direction a rule could call.
 
 The rules read key names, not a fixed list, so sections added later that follow the naming
 (``drift.max_spread.accuracy``) are classified without changes here.
@@ -59,12 +62,21 @@ class Policy:
     order: tuple[Any, ...] | None = None
     absent: Any = ABSENT
     absent_with_section: bool = False  # ``absent`` also applies when the whole section is gone
+    lenient_when_larger: bool = True  # for numbers: whether a larger value lets more through
 
 
 POLICIES: dict[KeyPath, Policy] = {
     ("sla", "on_breach"): Policy(order=("fail", "warn")),
     ("sla", "warn_margin"): Policy(),
     ("sla", "confidence"): Policy(absent=0.0),
+    ("sla", "on_inconclusive"): Policy(order=("fail", "warn"), absent="warn"),
+    ("gate", "confidence"): Policy(absent=0.0, lenient_when_larger=False),
+    ("gate", "on_inconclusive"): Policy(order=("fail", "warn"), absent="fail"),
+    ("regression", "confidence"): Policy(absent=0.0, lenient_when_larger=False),
+    ("regression", "on_inconclusive"): Policy(order=("fail", "warn"), absent="fail"),
+    ("drift", "confidence"): Policy(absent=0.95),
+    ("drift", "on_inconclusive"): Policy(order=("fail", "warn"), absent="warn"),
+    ("drift", "false_discovery_rate"): Policy(lenient_when_larger=False),
     ("data", "fallback"): Policy(order=("none", "synthetic"), absent="none"),
     ("audit", "enabled"): Policy(order=(True, False), absent=False, absent_with_section=True),
 }
@@ -121,7 +133,7 @@ def classify(
             return CHANGED, ""
         looser = policy.order.index(new) > policy.order.index(old)
         return (LOOSENED, "more lenient") if looser else (TIGHTENED, "stricter")
-    return _numeric(old, new, lenient_when_larger=True)
+    return _numeric(old, new, lenient_when_larger=policy.lenient_when_larger)
 
 
 def _numeric(old: Any, new: Any, *, lenient_when_larger: bool) -> tuple[Verdict, str]:
