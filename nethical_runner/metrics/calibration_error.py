@@ -16,8 +16,8 @@ are mostly noise, tau^2 is near 0 and so is the estimate; a miscalibrated model'
 dwarf their noise and the estimate is close to the plug-in value. It replaces the Gaussian
 correction of Kumar, Liang & Ma 2019 (sec. 5), which removed only about 40% of the bias at 13
 rows a bin. Measured on 300 samples of 200 rows of p = sigmoid(N(0, 1.5^2)) (the figures of
-tests/metrics/test_interval_coverage.py): mean 0.019 on a calibrated population where the
-plain ECE averages 0.088 and the Kumar estimate 0.054; 0.150 on a population of ECE 0.146.
+tests/metrics/test_interval_coverage.py): mean 0.020 on a calibrated population, where the
+plain ECE averages 0.088 and the Kumar estimate 0.054; 0.146 on a population of ECE 0.146.
 
 **Interval: consistency resampling of the recalibrated model.** Labels are redrawn from the
 model's own probabilities shifted, bin by bin, by the posterior mean miscalibration (so at a
@@ -30,14 +30,14 @@ at the boundary (an estimate of 0) the basic interval would shrink to [0, 0]. Ea
 are drawn as one binomial, so the resampling costs resamples x bins, not rows.
 
 Measured coverage of the 95% interval (tests/metrics/test_interval_coverage.py; populations
-p = sigmoid(N(0, sigma^2)), truth sigmoid(k logit p), 200 samples each): 0.91-0.93 at 200 rows
-and 0.95 at 2000 on populations of ECE 0.12-0.15, 0.94 at 200 rows for ECE 0.02. A calibrated
-model's upper end exceeds 0.08 in 7% of samples of 200 rows at sigma = 3 (models as confident
-as the project's logistic on its synthetic data), in 60% at sigma = 1.5 (many probabilities
-near 0.5, where each bin's labels are noisiest), and in none of 2000 rows. No method can do
-much better at 200 rows: a miscalibration of 0.08 spread evenly over the bins is nearly
-indistinguishable from none, so an interval that covers it cannot often clear a calibrated
-model.
+p = sigmoid(N(0, sigma^2)), truth sigmoid(k logit p), 100-300 samples each): 0.94 at 200 rows
+and 0.93 at 2000 on a population of ECE 0.146, 0.93 at 200 rows on one of ECE 0.022. A
+calibrated model's upper end exceeds 0.08 in 7% of samples of 200 rows at sigma = 3 (models as
+confident as the project's logistic on its synthetic data), in 61% at sigma = 1.5 (many
+probabilities near 0.5, where each bin's labels are noisiest), and in none of 2000 rows. No
+method can do much better at 200 rows: a miscalibration of 0.08 spread evenly over the bins is
+nearly indistinguishable from none, so an interval that covers it cannot often clear a
+calibrated model.
 """
 
 from __future__ import annotations

@@ -31,11 +31,10 @@ def debiased_expected_calibration_error(
     n_bins: int = 15,
     confidence: Confidence = "positive",
 ) -> float:
-    """Binary ECE less an estimate of its small-sample bias (see
-    :meth:`nethical_runner.metrics.calibration.CalibrationBins.debiased_ece`), clipped at 0:
-    the plain binned ECE of a calibrated model on 200 rows is about 0.08 by noise alone."""
-    table = bin_confidences(y_true, y_prob, n_bins, confidence).totals()
-    return max(float(table.debiased_ece()), 0.0)
+    """Binary ECE corrected for its small-sample bias (see
+    :mod:`nethical_runner.metrics.calibration_error`): the plain binned ECE of a calibrated
+    model on 200 rows is about 0.07 by label noise alone, the debiased one about 0.015."""
+    return float(bin_confidences(y_true, y_prob, n_bins, confidence).totals().debiased_ece())
 
 
 def roc_auc(y_true: NDArray[np.int64], y_prob: NDArray[np.float64]) -> float:

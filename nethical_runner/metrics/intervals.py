@@ -124,7 +124,7 @@ def metric_intervals(
 
     Accuracy, precision and recall: Wilson. F1, AUC and Brier: BCa of one seeded
     label-stratified bootstrap of ``resamples`` resamples, run only when one of them is asked.
-    ``ece``: the debiased ECE's consistency-resampling interval, clipped at 0 as its value is.
+    ``ece``: the debiased ECE's consistency-resampling interval.
     AUC of single-class rows is undefined and gets no entry.
     """
     asked = check_metrics(metrics)

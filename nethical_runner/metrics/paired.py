@@ -42,7 +42,7 @@ class PairedDifference:
     metric: str
     candidate: float
     champion: float
-    difference: float  # candidate - champion, each unclipped (see paired_differences)
+    difference: float  # candidate - champion
     interval: Interval
     mcnemar: McNemar | None  # accuracy only
 
@@ -62,11 +62,8 @@ def paired_differences(
 ) -> dict[str, PairedDifference]:
     """Paired differences of the asked ``metrics`` (accuracy, precision, recall, f1, auc,
     brier, ece) with seeded paired BCa intervals; AUC of single-class rows gets no entry.
-
-    For ``ece`` (the debiased ECE) ``candidate`` and ``champion`` are reported clipped at 0, as
-    everywhere, while ``difference`` and its interval are of the unclipped values, the
-    statistic the resamples compute: near 0 the two may differ by the clipped amount.
-    Identical predictions give a difference of exactly 0 and the interval [0, 0].
+    ``ece`` is the debiased ECE, as the gate decides it. Identical predictions give a
+    difference of exactly 0 and the interval [0, 0].
     """
     asked = check_metrics(metrics)
     check_level(level)
@@ -101,13 +98,11 @@ def paired_differences(
         resamples=resamples,
         method=PAIRED_BCA,
     )
-    reported = {m: max(v, 0.0) if m == "ece" else v for m, v in ours.items()}
-    reported_champion = {m: max(v, 0.0) if m == "ece" else v for m, v in theirs.items()}
     return {
         m: PairedDifference(
             m,
-            reported[m],
-            reported_champion[m],
+            ours[m],
+            theirs[m],
             ours[m] - theirs[m],
             intervals[m],
             mcnemar(candidate.correct, champion.correct) if m == "accuracy" else None,

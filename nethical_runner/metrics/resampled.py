@@ -12,7 +12,7 @@ Rows are held positives first, then negatives (:class:`Strata`), the layout
 :func:`nethical_runner.metrics.bootstrap.stratified_counts` resamples with the class counts
 fixed. Definitions match :func:`nethical_runner.metrics.classification.classification_metrics`
 (precision, recall and F1 are 0 when undefined), except that ``ece`` is the debiased ECE of
-:meth:`nethical_runner.metrics.calibration.CalibrationBins.debiased_ece`, unclipped.
+:meth:`nethical_runner.metrics.calibration.CalibrationBins.debiased_ece`.
 """
 
 from __future__ import annotations

@@ -183,14 +183,14 @@ def test_the_shrinkage_is_the_method_of_moments_posterior() -> None:
     assert float(loud.estimate) == pytest.approx(0.4, rel=0.05)
 
 
-def test_the_debiased_ece_is_below_the_plain_one_and_reported_at_least_zero() -> None:
+def test_the_debiased_ece_is_below_the_plain_one_and_never_negative() -> None:
     y, p = sample(200, seed=2, k=1.0)
     assert 0.0 <= debiased_expected_calibration_error(y, p) < expected_calibration_error(y, p)
     rng = np.random.default_rng(0)
-    p = rng.random(40)
-    y = (rng.random(40) < p).astype(int)
-    raw = float(bin_confidences(y, p).totals().debiased_ece())
-    assert debiased_expected_calibration_error(y, p) == max(raw, 0.0)
+    for _ in range(50):  # a posterior mean of |delta| is at least 0, on every sample
+        p = rng.random(40)
+        y = (rng.random(40) < p).astype(int)
+        assert debiased_expected_calibration_error(y, p) >= 0.0
 
 
 def test_a_table_without_variance_sums_has_no_debiased_ece() -> None:
@@ -257,7 +257,7 @@ def test_single_class_rows_have_no_auc_and_a_degenerate_distribution_a_point() -
     assert (found["f1"].low, found["f1"].high) == (1.0, 1.0)
 
 
-def test_the_ece_interval_is_seeded_named_clipped_at_zero_and_holds_its_estimate() -> None:
+def test_the_ece_interval_is_seeded_named_and_holds_its_estimate() -> None:
     y, p = sample(300, seed=0, k=1.0)
     ece = metric_intervals(y, p, metrics=["ece"], level=0.95, seed=0)["ece"]
     assert ece == metric_intervals(y, p, metrics=["ece"], level=0.95, seed=0)["ece"]
