@@ -22,21 +22,7 @@ def drift_checks(spec: Spec) -> list[Check]:
                 return Outcome.could_not_judge(verdict.message)
             if verdict.skipped:
                 return Outcome(Decision.SKIP, verdict.message, properties=verdict.properties)
-            if verdict.inconclusive:
-                return Outcome.decided(
-                    Decision.INCONCLUSIVE,
-                    verdict.message,
-                    on_inconclusive=result.drift.config.on_inconclusive,
-                    properties=verdict.properties,
-                    interval=verdict.interval,
-                )
-            return Outcome.of(
-                verdict.passed,
-                verdict.message,
-                verdict.warning,
-                verdict.properties,
-                verdict.interval,
-            )
+            return Outcome.of_verdict(verdict, result.drift.config.on_inconclusive)
 
         checks.append(Check("drift", declared.name, declared.cohort_id, declared.key, evaluate))
     return checks

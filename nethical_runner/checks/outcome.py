@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from nethical_runner.metrics.intervals import Interval
 
@@ -24,6 +24,23 @@ class Decision(str, Enum):
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
     SKIP = "skip"
+
+
+class DomainVerdict(Protocol):
+    """What the SLA and drift domains conclude about one target, in their own terms."""
+
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def warning(self) -> str | None: ...
+    @property
+    def properties(self) -> Mapping[str, Any]: ...
+    @property
+    def inconclusive(self) -> bool: ...
+    @property
+    def interval(self) -> Interval | None: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,23 @@ class Outcome:
             properties or {},
             interval=interval,
             inconclusive_fails=fails,
+        )
+
+    @classmethod
+    def of_verdict(
+        cls, verdict: DomainVerdict, on_inconclusive: Literal["fail", "warn"]
+    ) -> Outcome:
+        """A domain's verdict as an outcome: inconclusive by that name, else pass or fail."""
+        if verdict.inconclusive:
+            return cls.decided(
+                Decision.INCONCLUSIVE,
+                verdict.message,
+                on_inconclusive=on_inconclusive,
+                properties=verdict.properties,
+                interval=verdict.interval,
+            )
+        return cls.of(
+            verdict.passed, verdict.message, verdict.warning, verdict.properties, verdict.interval
         )
 
     @classmethod

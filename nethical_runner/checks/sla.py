@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nethical_runner.checks.check import Check, TrainingFailed, cohort_result
-from nethical_runner.checks.outcome import Decision, Outcome
+from nethical_runner.checks.outcome import Outcome
 from nethical_runner.run.results import SpecResult
 from nethical_runner.sla.measure import declared_targets
 from nethical_runner.spec.loader import Spec
@@ -25,21 +25,7 @@ def sla_checks(spec: Spec) -> list[Check]:
                 if measured is None:
                     raise TrainingFailed(f"cohort {cohort_id} was trained without SLA timing")
                 verdict = measured.verdict(name)
-                if verdict.inconclusive:
-                    return Outcome.decided(
-                        Decision.INCONCLUSIVE,
-                        verdict.message,
-                        on_inconclusive=measured.config.on_inconclusive,
-                        properties=verdict.properties,
-                        interval=verdict.interval,
-                    )
-                return Outcome.of(
-                    verdict.passed,
-                    verdict.message,
-                    verdict.warning,
-                    verdict.properties,
-                    verdict.interval,
-                )
+                return Outcome.of_verdict(verdict, measured.config.on_inconclusive)
 
             key = target.key if target.declared else ("sla",)
             checks.append(Check("sla", target.name, cohort.id, key, evaluate))

@@ -33,6 +33,7 @@ from nethical_runner.metrics.bootstrap import (
 )
 from nethical_runner.metrics.calibration import Confidence, bin_confidences
 from nethical_runner.metrics.classification import classification_metrics
+from nethical_runner.metrics.resampled import Ranking, ratio
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc", "ece")
 LOWER_IS_BETTER = frozenset({"ece"})
@@ -94,66 +95,24 @@ def resampled_metrics(
     binned = bin_confidences(data.y, p, data.ece_bins, data.ece_confidence)
     # One product for the confusion counts and the ECE bin sums: see BinnedConfidences.sum_columns.
     design = np.column_stack([*columns, binned.sum_columns()])
-    ranking = _Ranking.of(p, y)
+    ranking = Ranking.of(p, y)
 
     def metrics_of(drawn: NDArray[np.int64]) -> dict[str, NDArray[np.float64]]:
         counts = draw_counts(drawn, n)
         sums = counts @ design
         correct, tp, fp, fn = sums[:, 0], sums[:, 1], sums[:, 2], sums[:, 3]
-        precision = _ratio(tp, tp + fp)
-        recall = _ratio(tp, tp + fn)
+        precision = ratio(tp, tp + fp)
+        recall = ratio(tp, tp + fn)
         return {
             "accuracy": correct / n,
             "precision": precision,
             "recall": recall,
-            "f1": _ratio(2 * precision * recall, precision + recall),
+            "f1": ratio(2 * precision * recall, precision + recall),
             "auc": ranking.auc(counts),
             "ece": binned.resampled_totals(counts, sums[:, 4:]).debiased_ece(),
         }
 
     return bootstrap(metrics_of, rng, n, resamples, _CHUNK_CELLS)
-
-
-def _ratio(numerator: NDArray[np.float64], denominator: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``numerator / denominator``, 0 where the denominator is 0 (scikit-learn's
-    ``zero_division=0``)."""
-    safe = np.where(denominator > 0, denominator, 1.0)
-    return np.where(denominator > 0, numerator / safe, 0.0)
-
-
-@dataclass(frozen=True)
-class _Ranking:
-    """Scores sorted once, with the tie group of every position, for weighted AUCs."""
-
-    order: NDArray[np.intp]
-    positive: NDArray[np.float64]  # label of each sorted position, as 0.0/1.0
-    group_start: NDArray[np.intp]  # first sorted position of each position's tie group
-    group_end: NDArray[np.intp]  # last sorted position of each position's tie group
-
-    @classmethod
-    def of(cls, p: NDArray[np.float64], y: NDArray[np.bool_]) -> _Ranking:
-        order = np.argsort(p, kind="stable")
-        ranked = p[order]
-        new_group = np.r_[True, ranked[1:] != ranked[:-1]]
-        starts = np.flatnonzero(new_group)
-        ends = np.r_[starts[1:] - 1, ranked.size - 1]
-        group = np.cumsum(new_group) - 1
-        return cls(order, y[order].astype(np.float64), starts[group], ends[group])
-
-    def auc(self, counts: NDArray[np.float64]) -> NDArray[np.float64]:
-        """P(score of a positive > score of a negative) + half the ties, each row of
-        ``counts`` weighting the items; NaN for rows without both classes."""
-        weights = counts[:, self.order]
-        positives = weights * self.positive
-        negatives = weights - positives
-        through = np.cumsum(negatives, axis=1)  # negatives at or before each position
-        before = through - negatives  # strictly before each position
-        below = before[:, self.group_start]  # negatives scored lower than the tie group
-        tied = through[:, self.group_end] - below  # negatives inside the tie group
-        pairs = positives.sum(axis=1) * negatives.sum(axis=1)
-        wins = (positives * (below + 0.5 * tied)).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1.0), np.nan)
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ class WeightedMetrics:
                 one_hot * self.binned.variance[:, None],
             ]
         ).astype(np.float64)
-        self.ranking = _Ranking.of(p, y) if "auc" in self.metrics else None
+        self.ranking = Ranking.of(p, y) if "auc" in self.metrics else None
 
     @property
     def correct(self) -> NDArray[np.bool_]:
@@ -135,9 +135,9 @@ class WeightedMetrics:
         table = CalibrationBins(*(sums[:, 5 + k * bins : 5 + (k + 1) * bins] for k in range(4)))
         formulas = {
             "accuracy": lambda: correct / n,
-            "precision": lambda: _ratio(tp, tp + fp),
-            "recall": lambda: _ratio(tp, tp + fn),
-            "f1": lambda: _ratio(2.0 * tp, 2.0 * tp + fp + fn),
+            "precision": lambda: ratio(tp, tp + fp),
+            "recall": lambda: ratio(tp, tp + fn),
+            "f1": lambda: ratio(2.0 * tp, 2.0 * tp + fp + fn),
             "brier": lambda: squared / n,
             "ece": table.debiased_ece,
             "auc": lambda: self._ranking().auc(counts),
@@ -157,9 +157,9 @@ class WeightedMetrics:
         with np.errstate(invalid="ignore", divide="ignore"):
             formulas = {
                 "accuracy": lambda: (total[0] - correct) / rest,
-                "precision": lambda: _ratio(total[1] - tp, total[1] + total[2] - tp - fp),
-                "recall": lambda: _ratio(total[1] - tp, total[1] + total[3] - tp - fn),
-                "f1": lambda: _ratio(
+                "precision": lambda: ratio(total[1] - tp, total[1] + total[2] - tp - fp),
+                "recall": lambda: ratio(total[1] - tp, total[1] + total[3] - tp - fn),
+                "f1": lambda: ratio(
                     2.0 * (total[1] - tp),
                     2.0 * total[1] + total[2] + total[3] - 2.0 * tp - fp - fn,
                 ),
@@ -169,13 +169,13 @@ class WeightedMetrics:
             }
             return {m: formulas[m]() for m in self.metrics}
 
-    def _ranking(self) -> _Ranking:
+    def _ranking(self) -> Ranking:
         if self.ranking is None:
             raise ValueError("ROC AUC is undefined on a single class")
         return self.ranking
 
 
-def _ratio(numerator: NDArray[np.float64], denominator: NDArray[np.float64]) -> NDArray[np.float64]:
+def ratio(numerator: NDArray[np.float64], denominator: NDArray[np.float64]) -> NDArray[np.float64]:
     """``numerator / denominator``, 0 where the denominator is 0 (scikit-learn's
     ``zero_division=0``)."""
     safe = np.where(denominator > 0, denominator, 1.0)
@@ -183,7 +183,7 @@ def _ratio(numerator: NDArray[np.float64], denominator: NDArray[np.float64]) -> 
 
 
 @dataclass(frozen=True)
-class _Ranking:
+class Ranking:
     """Scores sorted once, with the tie group of every position, for weighted AUCs."""
 
     order: NDArray[np.intp]
@@ -192,7 +192,7 @@ class _Ranking:
     group_end: NDArray[np.intp]  # last sorted position of each position's tie group
 
     @classmethod
-    def of(cls, p: NDArray[np.float64], y: NDArray[np.bool_]) -> _Ranking:
+    def of(cls, p: NDArray[np.float64], y: NDArray[np.bool_]) -> Ranking:
         order = np.argsort(p, kind="stable")
         ranked = p[order]
         new_group = np.r_[True, ranked[1:] != ranked[:-1]]
