@@ -126,6 +126,10 @@ class CheckItem(pytest.Item):
         self.outcome = outcome = self.check.judge(result)
         for name, value in outcome.properties.items():
             self.user_properties.append((name, value))
+        self.user_properties.append(("decision", outcome.decision.value))
+        if outcome.interval is not None:  # the evidence, in the JUnit file too
+            for name, value in outcome.interval.record().items():
+                self.user_properties.append((f"interval_{name}", value))
         if outcome.skipped:  # reported at the threshold's line: see item_reports
             pytest.skip(outcome.message)
         if outcome.failed:

@@ -152,3 +152,19 @@ def test_the_gate_keys_are_validated(write_spec: SpecWriter) -> None:
     ):
         with pytest.raises(SpecError, match=re.escape(problem)):
             load_spec(write_spec(SPEC.format(gate=gate), "specs/bad.yaml"))
+
+
+def test_the_junit_file_carries_each_decision_and_its_interval(
+    write_spec: SpecWriter, pytester: pytest.Pytester
+) -> None:
+    write_spec(
+        SPEC.format(gate="{min_accuracy: 0.99, max_ece: 0.9, confidence: 0.9}"),
+        "specs/evidence.yaml",
+    )
+    result = pytester.runpytest("specs/", "--junitxml=j.xml")
+    result.assert_outcomes(passed=1, failed=1)
+    junit = (pytester.path / "j.xml").read_text()
+    assert '<property name="decision" value="fail"' in junit
+    assert '<property name="interval_method" value="wilson"' in junit
+    assert '<property name="interval_level" value="0.9"' in junit
+    assert '<property name="interval_method" value="recalibrated-consistency-resampling"' in junit
