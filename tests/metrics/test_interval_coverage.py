@@ -17,8 +17,8 @@ from functools import cache
 import numpy as np
 import pytest
 
-from nethical_runner.drift.stats import Predictions, resampled_metrics
-from nethical_runner.metrics.bootstrap import percentile_interval
+from nethical_runner.metrics.bootstrap import draw_counts, percentile_interval
+from nethical_runner.metrics.calibration import bin_confidences
 from nethical_runner.metrics.classification import (
     debiased_expected_calibration_error,
     expected_calibration_error,
@@ -131,13 +131,15 @@ def test_coverage_and_ece_decisions_at_2000_rows() -> None:
 
 
 def test_the_former_percentile_interval_of_the_plain_ece_misses_a_calibrated_population() -> None:
-    """The before figure: drift's percentile bootstrap of the plain binned ECE."""
+    """The before figure: the percentile bootstrap of the plain binned ECE that drift used."""
     rng = np.random.default_rng(5)
     covered = []
     for _ in range(300):
         p, q = scores(rng, 200, CALIBRATED)
         y = (rng.random(200) < q).astype(np.int64)
-        draws = resampled_metrics(Predictions(y, p), RESAMPLES, rng)["ece"]
+        binned = bin_confidences(y, p)
+        counts = draw_counts(rng.integers(0, 200, size=(RESAMPLES, 200)), 200)
+        draws = binned.resampled_totals(counts, counts @ binned.sum_columns()).ece()
         low, _ = percentile_interval(draws, 0.95)
         covered.append(low <= population(CALIBRATED)["ece"])
     print(
