@@ -6,89 +6,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import specdiff_repo
+from support.specdiff_repo import BASE_SPEC, Repo, diff_rows, new_repo
 
 from nethical_runner.cli.main import main
 from nethical_runner.report.specdiff import CHANGED, LOOSENED, TIGHTENED, classify
 from nethical_runner.report.specdiff.rules import ABSENT
 
-BASE_SPEC = """\
-version: 1
-name: mine
-model: {type: logistic}
-training: {epochs: 10}
-data: {samples: 1000}
-cohorts:
-  - {id: alpha}
-  - {id: beta, training: {seed: 7}}
-gate:
-  max_ece: 0.08
-  min_accuracy: 0.85
-sla:
-  p95_ms: 220
-  p99_ms: 500
-"""
-
-
-class Repo:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def git(self, *args: str) -> str:
-        done = subprocess.run(
-            ["git", *args], cwd=self.path, capture_output=True, text=True, check=True
-        )
-        return done.stdout.strip()
-
-    def write(self, name: str, text: str) -> None:
-        path = self.path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-    def commit(self, message: str) -> str:
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-
-@pytest.fixture
-def git_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Git that ignores the machine's configuration and needs no identity set up."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Spec Author")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "author@example.com")
-
-
-def new_repo(path: Path, branch: str = "main") -> Repo:
-    path.mkdir(parents=True, exist_ok=True)
-    repo = Repo(path)
-    repo.git("init", "-q", "-b", branch)
-    return repo
-
-
-@pytest.fixture
-def repo(tmp_path: Path, git_env: None, monkeypatch: pytest.MonkeyPatch) -> Repo:
-    made = new_repo(tmp_path / "repo")
-    made.write("specs/mine.yaml", BASE_SPEC)
-    made.write("README.md", "not a spec\n")
-    made.commit("base")
-    monkeypatch.chdir(made.path)
-    return made
-
-
-def diff_rows(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, list[str]]]:
-    """Exit code and ``{"spec key": [old, new, change, note]}`` from the markdown output."""
-    code = main(["diff", *args, "--format", "md"])
-    rows: dict[str, list[str]] = {}
-    spec = ""
-    for line in capsys.readouterr().out.splitlines():
-        if line.startswith("### "):
-            spec = line.removeprefix("### ").strip("`")
-        elif line.startswith("| `"):
-            key, old, new, change, note = (cell.strip() for cell in line.strip("|").split(" | "))
-            rows[f"{spec} {key.strip('`')}"] = [old, new, change.strip("*"), note]
-    return code, rows
+# fixtures of the shared repository helpers, registered in this module by name
+git_env = specdiff_repo.git_env
+repo = specdiff_repo.repo
 
 
 def test_threshold_changes_are_classified_by_their_direction(
@@ -290,7 +217,34 @@ def test_outside_a_repository_is_an_error(
         (("drift", "on_inconclusive"), ABSENT, "fail", TIGHTENED),
         (("drift", "false_discovery_rate"), 0.05, 0.1, TIGHTENED),
         (("sla", "on_inconclusive"), "fail", "warn", LOOSENED),
+        # how a gated metric is computed: possibly loosened either way
+        (("metrics", "ece_bins"), 15, 1, LOOSENED),
+        (("metrics", "ece_bins"), 10, 20, LOOSENED),
+        (("metrics", "ece_confidence"), "positive", "top_label", LOOSENED),
+        (("metrics", "decision_threshold"), 0.5, 0.3, LOOSENED),
+        (("cohorts", "beta", "data", "split", "method"), ABSENT, "stratified", LOOSENED),
+        (("sla", "warmup"), 20, 200, LOOSENED),
+        (("regression", "against"), "champion", "baseline", LOOSENED),
+        # fewer slices are judged as min_samples rises: it is no lower bound of a metric
+        (("drift", "min_samples"), 30, 100, LOOSENED),
+        (("drift", "min_samples"), 100, 30, TIGHTENED),
     ],
 )
 def test_classification_rules(key: tuple[str, ...], old: object, new: object, verdict: str) -> None:
     assert classify(key, old, new)[0] == verdict
+
+
+@pytest.mark.parametrize(
+    ("key", "old", "new", "verdict"),
+    [
+        (("sla", "scope"), ABSENT, "stages", CHANGED),  # the whole sla section is new
+        (("regression", "against"), "champion", ABSENT, CHANGED),
+        # a cohort's override section only overrides: its keys count though it is new
+        (("cohorts", "beta", "data", "split", "train_fraction"), ABSENT, 0.5, LOOSENED),
+        (("cohorts", "beta", "data", "fallback"), ABSENT, "synthetic", LOOSENED),
+    ],
+)
+def test_a_section_added_or_removed_whole(
+    key: tuple[str, ...], old: object, new: object, verdict: str
+) -> None:
+    assert classify(key, old, new, section_on_both_sides=False)[0] == verdict

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -31,22 +31,30 @@ from nethical_runner.report.specdiff.rules import (
 )
 from nethical_runner.sla.measure import SCRIPT_TARGETS_MS, STATISTICS
 from nethical_runner.spec import SpecError
-from nethical_runner.spec.config import RunConfig
+from nethical_runner.spec.config import RunConfig, SpecDocument
 from nethical_runner.spec.loader import build_spec
 from nethical_runner.spec.yaml_source import Document, SpecSyntaxError, read_yaml
 
 SPEC_KEY = "(spec)"
+SPEC_VERSION = 1  # the one format version this runner reads
 FILE_KEY = "(file)"
 
 
 @dataclass(frozen=True)
 class SpecVersion:
-    """One spec file at one revision: its parsed data, or why it could not be read."""
+    """One spec file at one revision: its parsed data, or why it could not be read.
+
+    ``not_spec`` marks a file known not to be a spec (a link, a file too large, YAML of some
+    other tool): its ``error`` names the file and the reason, and nothing of its content is
+    ever shown. ``digest`` tells a changed unreadable file from an unchanged one.
+    """
 
     path: str
     data: dict[str, Any] | None
     error: str | None = None
     checks: int | None = None  # how many test items it collects, when it is valid
+    not_spec: bool = False
+    digest: str | None = None
 
     @property
     def name(self) -> str | None:
@@ -54,19 +62,46 @@ class SpecVersion:
         return name if isinstance(name, str) else None
 
 
+def not_a_spec(path: str, reason: str) -> SpecVersion:
+    """A file that is not read as a spec; ``reason`` must name it and quote nothing of it."""
+    return SpecVersion(path, None, reason, not_spec=True)
+
+
 def parse_version(path: str, text: str) -> SpecVersion:
-    """Read a spec's text with the project's safe reader (never executing anything in it)."""
+    """Read a spec's text with the project's safe reader (never executing anything in it).
+
+    Only a mapping that declares ``version: 1`` and holds nothing but spec sections is a spec
+    whose values are compared (and so printed); any other YAML is named with its reason only.
+    """
+    digest = hashlib.sha256(text.encode()).hexdigest()
     try:
         document = read_yaml(Path(path), text)
     except SpecSyntaxError as error:
-        return SpecVersion(path, None, str(error))
-    if not isinstance(document.data, dict):
-        return SpecVersion(path, None, f"{path}: not a mapping of keys")
-    return SpecVersion(path, document.data, checks=_check_count(path, document, text))
+        return SpecVersion(path, None, str(error), digest=digest)
+    reason = _not_spec_reason(document)
+    if reason is not None:
+        return replace(not_a_spec(path, f"{path}: {reason}"), digest=digest)
+    checks = _check_count(path, document, digest)
+    return SpecVersion(path, document.data, checks=checks, digest=digest)
 
 
-def _check_count(path: str, document: Document, text: str) -> int | None:
-    digest = hashlib.sha256(text.encode()).hexdigest()
+def _not_spec_reason(document: Document) -> str | None:
+    data = document.data
+    if not isinstance(data, dict):
+        return "not a mapping of keys"
+    version = data.get("version")
+    if type(version) is not int or version != SPEC_VERSION:
+        return f"no 'version: {SPEC_VERSION}'"
+    strangers = [key for key in data if key not in SpecDocument.model_fields]
+    if not strangers:
+        return None
+    lines = ", ".join(str(document.key_mark_of((key,)).line) for key in strangers)
+    if len(strangers) == 1:
+        return f"top-level key at line {lines} is no spec section"
+    return f"top-level keys at lines {lines} are no spec sections"
+
+
+def _check_count(path: str, document: Document, digest: str) -> int | None:
     try:
         return len(collect_checks(build_spec(Path(path), document, digest)))
     except SpecError:
@@ -122,8 +157,8 @@ def _renames(
 def _whole_spec(version: SpecVersion, *, added: bool) -> Change:
     count = f", {version.checks} checks" if version.checks is not None else ""
     if version.error is not None:
-        note = f"{'added' if added else 'removed'}; not a valid spec: {version.error}"
-        return Change(version.path, SPEC_KEY, *_sides(added, "invalid"), CHANGED, note)
+        note = f"{'added' if added else 'removed'}; {_problem(version)}"
+        return Change(version.path, SPEC_KEY, *_sides(added, _state(version)), CHANGED, note)
     name = version.name or "?"
     if added:
         return Change(version.path, SPEC_KEY, ABSENT, name, TIGHTENED, f"spec added{count}")
@@ -137,9 +172,11 @@ def _sides(added: bool, value: Any) -> tuple[Any, Any]:
 def diff_spec(path: str, old: SpecVersion, new: SpecVersion) -> list[Change]:
     """Changed keys of one spec file, in the order the keys are written."""
     if old.data is None or new.data is None:
-        if old.error == new.error:
+        if old.error == new.error and old.digest == new.digest:
             return []
-        note = f"not a valid spec: {new.error}" if new.error else "now a readable spec"
+        note = _problem(new) if new.error else "now a readable spec"
+        if old.error == new.error:
+            note = f"content changed; {note}"
         return [Change(path, SPEC_KEY, _state(old), _state(new), CHANGED, note)]
     old_values, old_written = effective(old.data)
     new_values, new_written = effective(new.data)
@@ -173,7 +210,13 @@ def diff_spec(path: str, old: SpecVersion, new: SpecVersion) -> list[Change]:
 
 
 def _state(version: SpecVersion) -> str:
-    return "invalid" if version.error else "valid"
+    if version.error is None:
+        return "valid"
+    return "not a spec" if version.not_spec else "invalid"
+
+
+def _problem(version: SpecVersion) -> str:
+    return f"{'not a spec' if version.not_spec else 'not a valid spec'}: {version.error}"
 
 
 def _cohort_entry(key: KeyPath) -> bool:

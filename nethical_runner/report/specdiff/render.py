@@ -1,7 +1,15 @@
-"""A spec diff as a terminal table or as markdown for a pull-request comment."""
+"""A spec diff as a terminal table or as markdown for a pull-request comment.
+
+Everything shown comes from files a pull request controls (paths, keys, values), and the output
+goes to terminals and to public step summaries: control and format characters (terminal escapes,
+bidirectional overrides, line breaks) are shown as escapes, and in markdown every character that
+could open a link, an image, HTML or a code span, or close a table cell, is escaped.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +20,7 @@ from nethical_runner.report.specdiff.compare import Change
 from nethical_runner.report.specdiff.rules import ABSENT, CHANGED, LOOSENED, TIGHTENED
 
 MAX_CELL = 60
+_MARKDOWN_SPECIAL = str.maketrans({char: f"\\{char}" for char in "\\`[]<>&|"})
 
 
 def value_text(value: Any, default: bool = False) -> str:
@@ -36,6 +45,22 @@ def _flow(value: Any) -> str:
     return str(value)
 
 
+def printable(text: str) -> str:
+    """``text`` with every control, format or unassigned character as a Python escape."""
+    return "".join(_escape(char) if unicodedata.category(char)[0] == "C" else char for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
+
+
 def headline(changes: Sequence[Change], base: str, head: str) -> str:
     """``2 loosened, 1 tightened, 3 changed in 2 specs (base abc1234, head working tree)``."""
     if not changes:
@@ -47,43 +72,49 @@ def headline(changes: Sequence[Change], base: str, head: str) -> str:
 
 
 def terminal(changes: Sequence[Change], base: str, head: str) -> str:
-    rows = [
-        [
-            change.spec,
-            change.key,
-            value_text(change.old, change.old_default),
-            value_text(change.new, change.new_default),
-            change.verdict,
-            change.note,
-        ]
-        for change in changes
-    ]
+    rows = [[printable(cell) for cell in _cells(change)] for change in changes]
     lines = []
     if rows:
         headers = ["spec", "key", "old", "new", "change", "note"]
         lines.append(tabulate(rows, headers=headers, tablefmt="simple"))
-    lines.append(headline(changes, base, head))
+    lines.append(printable(headline(changes, base, head)))
     return "\n".join(lines) + "\n"
 
 
+def _cells(change: Change) -> list[str]:
+    return [
+        change.spec,
+        change.key,
+        value_text(change.old, change.old_default),
+        value_text(change.new, change.new_default),
+        change.verdict,
+        change.note,
+    ]
+
+
 def markdown(changes: Sequence[Change], base: str, head: str) -> str:
-    lines = ["## Spec changes", "", headline(changes, base, head).replace("->", "→"), ""]
+    title = _text(headline(changes, base, head)).replace("-\\>", "→")
+    lines = ["## Spec changes", "", title, ""]
     for spec in dict.fromkeys(change.spec for change in changes):
-        lines += [f"### `{spec}`", "", "| key | old | new | change | note |", "|---" * 5 + "|"]
+        lines += [f"### {_code(spec)}", "", "| key | old | new | change | note |", "|---" * 5 + "|"]
         for change in (c for c in changes if c.spec == spec):
-            verdict = f"**{change.verdict}**" if change.verdict == LOOSENED else change.verdict
-            cells = [
-                f"`{change.key}`",
-                value_text(change.old, change.old_default),
-                value_text(change.new, change.new_default),
-                verdict,
-                change.note,
-            ]
-            lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+            _spec, key, *cells = _cells(change)
+            if change.verdict == LOOSENED:
+                cells[2] = f"**{change.verdict}**"
+            row = [_code(key).replace("|", "\\|"), *(_text(cell) for cell in cells)]
+            lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _cell(text: str) -> str:
-    """Markdown table cells may not hold a pipe or a line break."""
-    return text.replace("|", "\\|").replace("\n", " ")
+def _text(text: str) -> str:
+    """Literal markdown text (no markup, no raw HTML, no cell boundary) on one line."""
+    return printable(text).translate(_MARKDOWN_SPECIAL)
+
+
+def _code(text: str) -> str:
+    """A code span holding ``text`` literally: its fence is longer than any backtick run in it."""
+    text = printable(text)
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -9,8 +9,14 @@ the ``confidence`` and ``on_inconclusive`` of each section, ``drift.false_discov
 ``data.fallback``, ``audit.enabled``) and are ranked from strict to lenient. A gate's or a
 regression's ``confidence`` tightens as it rises, since an inconclusive interval fails there by
 default (a point decision is a confidence of 0); an SLA's or drift's loosens, since there a
-breach needs the whole interval beyond the bound. Everything else (epochs, samples, model
-parameters...) is CHANGED: it moves the metrics, but in no direction a rule could call.
+breach needs the whole interval beyond the bound.
+
+Keys that change how a gated metric is computed rather than the bar it must clear (the ECE's
+bins and confidence, the decision threshold, the validation split, how latency is timed, what a
+regression is measured against) count as LOOSENED, "possibly": their direction depends on the
+model (15 ECE bins to 1 turns a failing ``max_ece`` into a pass), and a reviewer must look.
+Everything else (epochs, samples, model parameters...) is CHANGED: it moves the metrics, but in
+no direction a rule could call and not by changing what is measured.
 
 The rules read key names, not a fixed list, so sections added later that follow the naming
 (``drift.max_spread.accuracy``) are classified without changes here.
@@ -79,6 +85,20 @@ POLICIES: dict[KeyPath, Policy] = {
     ("drift", "false_discovery_rate"): Policy(lenient_when_larger=False),
     ("data", "fallback"): Policy(order=("none", "synthetic"), absent="none"),
     ("audit", "enabled"): Policy(order=(True, False), absent=False, absent_with_section=True),
+    ("drift", "min_samples"): Policy(),  # smaller slices are not judged: larger lets more by
+}
+
+# What each key changes about how a gated metric is computed (``note`` of its rows).
+COMPUTED_BY: dict[KeyPath, str] = {
+    ("metrics", "ece_bins"): "how ece is computed",
+    ("metrics", "ece_confidence"): "how ece is computed",
+    ("metrics", "decision_threshold"): "how accuracy, precision, recall and f1 are computed",
+    ("data", "split", "method"): "which rows every metric is computed on",
+    ("data", "split", "train_fraction"): "which rows every metric is computed on",
+    ("sla", "scope"): "what latency is measured",
+    ("sla", "batch_size"): "what latency is measured",
+    ("sla", "warmup"): "what latency is measured",
+    ("regression", "against"): "what regressions are measured against",
 }
 
 
@@ -92,7 +112,7 @@ def threshold_direction(path: KeyPath) -> Literal["upper", "lower"] | None:
     """``upper`` when a larger value lets more through, ``lower`` for the opposite, ``None``
     for a key that is not a threshold."""
     key = rule_key(path)
-    if len(key) < 2 or key[0] not in THRESHOLD_SECTIONS or key in POLICIES:
+    if len(key) < 2 or key[0] not in THRESHOLD_SECTIONS or key in POLICIES or key in COMPUTED_BY:
         return None
     for part in reversed(key[1:]):
         if part.startswith(_LOWER_PREFIXES):
@@ -111,7 +131,12 @@ def is_threshold(path: KeyPath) -> bool:
 def classify(
     path: KeyPath, old: Any, new: Any, *, section_on_both_sides: bool = True
 ) -> tuple[Verdict, str]:
-    """The verdict of one changed key and a short reason for it."""
+    """The verdict of one changed key and a short reason for it.
+
+    ``section_on_both_sides`` false means the key's section was added or removed as a whole
+    (its checks with it). A cohort's override section is not such a section: without it the
+    cohort inherits the spec's values, so its keys are judged as if it were there.
+    """
     direction = threshold_direction(path)
     if direction is not None:
         if old is ABSENT:
@@ -119,10 +144,16 @@ def classify(
         if new is ABSENT:
             return LOOSENED, "check removed"
         return _numeric(old, new, lenient_when_larger=direction == "upper")
+    section_moved = not section_on_both_sides and rule_key(path) == path
+    computed = COMPUTED_BY.get(rule_key(path))
+    if computed is not None:
+        if section_moved:
+            return CHANGED, "section added" if old is ABSENT else "section removed"
+        return LOOSENED, f"possibly loosened: changes {computed}"
     policy = POLICIES.get(rule_key(path))
     if policy is None:
         return CHANGED, ""
-    if not section_on_both_sides and not policy.absent_with_section:
+    if section_moved and not policy.absent_with_section:
         return CHANGED, "section added" if old is ABSENT else "section removed"
     old = policy.absent if old is ABSENT else old
     new = policy.absent if new is ABSENT else new
