@@ -1,26 +1,43 @@
-"""A content-addressed cache of training results, so an unchanged spec is not retrained.
+"""A content-addressed cache of trained models, so an unchanged spec is not retrained.
+
+The cache only ever saves time; it never decides a verdict. Its folder (pytest's cache) is
+writable by whoever can write the checkout or restore a CI cache, and the key below is
+computable by anyone, so an entry is a hint, not a fact. It therefore holds the trained model
+alone (with the training time of the run that fitted it, which is informational): every hit is
+validated again on this run's validation rows, so an edited entry can at most swap in another
+model, which is then judged on its own predictions. Only a model of the type and parameters
+the spec declares, loaded under the project's own estimator prefixes, is accepted; anything
+else, unreadable or too large, is a miss and the cohort is retrained.
 
 The key covers everything that can change what training produces: the cohort's effective
 configuration, the SHA-256 of the data actually loaded (so an edited CSV or a new Kaggle
-version is a miss), the package version and the source of the package itself (so a changed
-model or generator is a miss). A hit serves the saved model and its validation metrics;
-everything measured about the running machine (SLA latency) is still measured fresh.
+version is a miss), the package's version and source (so a changed model or generator is a
+miss), and the versions of Python and of the libraries that fit and store models (another
+numpy, scipy or scikit-learn may fit differently; skops files are not promised to load across
+versions).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
+import io
 import json
+import platform
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nethical_runner import __version__
-from nethical_runner._files import atomic_write_bytes, atomic_write_json
+from nethical_runner._files import atomic_write_bytes
+from nethical_runner.models import Model, load_model
 from nethical_runner.spec.config import RunConfig
 
 PACKAGE_ROOT = Path(__file__).parents[1]
+KEYED_DISTRIBUTIONS = ("numpy", "scikit-learn", "scipy", "skops")
+MAX_ENTRY_BYTES = 256 * 1024 * 1024  # far above any model a spec trains; bounds read and unzip
 
 
 @functools.cache
@@ -33,54 +50,80 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def cache_key(config: RunConfig, data_fingerprint: str, estimator_prefixes: tuple[str, ...]) -> str:
-    material = {
+@functools.cache
+def runtime_versions() -> dict[str, str]:
+    """Python's and the model libraries' versions, read from package metadata (no imports)."""
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return {"python": python} | {n: importlib.metadata.version(n) for n in KEYED_DISTRIBUTIONS}
+
+
+def key_material(
+    config: RunConfig, data_fingerprint: str, estimator_prefixes: tuple[str, ...]
+) -> dict[str, Any]:
+    return {
         "config": config.model_dump(mode="json"),
         "data": data_fingerprint,
         "estimator_prefixes": list(estimator_prefixes),
         "version": __version__,
         "code": code_digest(),
+        "versions": runtime_versions(),
     }
+
+
+def cache_key(config: RunConfig, data_fingerprint: str, estimator_prefixes: tuple[str, ...]) -> str:
+    material = key_material(config, data_fingerprint, estimator_prefixes)
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
-class CachedTraining:
-    model_npz: bytes
-    metrics: dict[str, Any]
-    stage_ms: dict[str, float]  # the training and validation timings of the run that trained
+class CachedModel:
+    model: Model
+    training_ms: float  # how long the run that fitted it took to train
 
 
 class ResultCache:
-    """Entries under ``<root>/<key[:2]>/<key>``: the model ``.npz`` and a JSON record written
-    after it, so a record never points at a missing or half-written model."""
+    """One ``.npz`` model file per entry, under ``<root>/<key[:2]>/<key>.npz``, written
+    atomically so a reader never sees half an entry."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_entry_bytes: int = MAX_ENTRY_BYTES) -> None:
         self.root = root
+        self.max_entry_bytes = max_entry_bytes
 
-    def _paths(self, key: str) -> tuple[Path, Path]:
-        folder = self.root / key[:2]
-        return folder / f"{key}.npz", folder / f"{key}.json"
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
 
-    def load(self, key: str) -> CachedTraining | None:
-        model_path, record_path = self._paths(key)
-        try:
-            record = json.loads(record_path.read_text())
-            model_npz = model_path.read_bytes()
-        except (OSError, ValueError):
+    def load(self, key: str, like: Model, allowed_prefixes: tuple[str, ...]) -> CachedModel | None:
+        """The model stored under ``key`` if it is of ``like``'s type and parameters and loads
+        under ``allowed_prefixes`` (the project's, as for any model file); otherwise None."""
+        data = self._read(key)
+        if data is None:
             return None
-        if hashlib.sha256(model_npz).hexdigest() != record.get("model_sha256"):
-            return None  # damaged entry: retrain rather than trust it
-        return CachedTraining(model_npz, record["metrics"], record["stage_ms"])
+        try:
+            model, metadata = load_model(data, allowed_prefixes)
+            training_ms = float(metadata["training_ms"])
+        except Exception:  # whatever is wrong with an entry, retraining is the answer
+            return None
+        if _identity(model) != _identity(like):
+            return None
+        return CachedModel(model, training_ms)
 
-    def store(self, key: str, entry: CachedTraining) -> None:
-        model_path, record_path = self._paths(key)
-        atomic_write_bytes(model_path, entry.model_npz)
-        atomic_write_json(
-            record_path,
-            {
-                "metrics": entry.metrics,
-                "stage_ms": entry.stage_ms,
-                "model_sha256": hashlib.sha256(entry.model_npz).hexdigest(),
-            },
-        )
+    def store(self, key: str, model: Model, training_ms: float) -> None:
+        atomic_write_bytes(self._path(key), model.to_npz_bytes({"training_ms": training_ms}))
+
+    def _read(self, key: str) -> bytes | None:
+        """The entry's bytes, read no further than the limit, and only if unzipping them stays
+        within it too (the sizes a zip declares bound what Python's zipfile inflates)."""
+        try:
+            with self._path(key).open("rb") as handle:
+                data = handle.read(self.max_entry_bytes + 1)
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                expanded = sum(member.file_size for member in archive.infolist())
+        except (OSError, zipfile.BadZipFile, ValueError):
+            return None
+        if max(len(data), expanded) > self.max_entry_bytes:
+            return None
+        return data
+
+
+def _identity(model: Model) -> tuple[str, Any]:
+    return model.type_name, model.params.model_dump(mode="json")

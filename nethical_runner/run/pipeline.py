@@ -32,10 +32,10 @@ from nethical_runner.drift import DriftResult, track_drift
 from nethical_runner.metrics.classification import classification_metrics
 from nethical_runner.metrics.gate import decide, interval_level, thresholds
 from nethical_runner.metrics.intervals import Interval, metric_intervals
-from nethical_runner.models import Model, ReadsText, TrainsFromChunks, load_model
+from nethical_runner.models import Model, ReadsText, TrainsFromChunks
 from nethical_runner.run.adapters import drift_input
 from nethical_runner.run.audit_observer import AuditObserver
-from nethical_runner.run.cache import CachedTraining, cache_key
+from nethical_runner.run.cache import cache_key
 from nethical_runner.run.champion import Champion, find_champion
 from nethical_runner.run.events import NO_OBSERVER, RunObserver
 from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
@@ -102,19 +102,16 @@ def train_cohort(
         observer.data_split(cohort, split)
         cache = settings.result_cache
         key = cache_key(config, dataset.fingerprint, spec.estimator_prefixes) if cache else ""
-        cached = cache.load(key) if cache else None
-        if cached is not None:
-            model, _ = load_model(cached.model_npz)
-            probabilities = _positive_probabilities(model, split)
-            metrics = cached.metrics
-            stage_ms.update(cached.stage_ms)
+        cached = cache.load(key, model, spec.estimator_prefixes) if cache else None
+        if cached is not None:  # a hit saves the training, never the validation
+            model = cached.model
+            stage_ms["training"] = cached.training_ms
         else:
             chunks = streamed.train_chunks if streamed else None
             _train(model, config, split, chunks, stage_ms)
-            probabilities, metrics = _validate(model, config, split, stage_ms)
-            if cache:
-                trained = CachedTraining(model.to_npz_bytes(), metrics, _trained_stages(stage_ms))
-                cache.store(key, trained)
+        probabilities, metrics = _validate(model, config, split, stage_ms)
+        if cache and cached is None:
+            cache.store(key, model, stage_ms["training"])
     observer.training_completed(cohort, stage_ms, cached=cached is not None)
     observer.validated(cohort, metrics)
     sla = _measure_sla(spec, cohort, settings, model, split, stage_ms)
@@ -248,10 +245,6 @@ def _champion(spec: Spec, cohort: Cohort, settings: RunSettings, split: Split) -
 def _positive_probabilities(model: Model, split: Split) -> np.ndarray:
     """The one prediction of the validation rows that the metrics, reports and drift read."""
     return model.predict_proba(split.X_val)[:, 1]
-
-
-def _trained_stages(stage_ms: dict[str, float]) -> dict[str, float]:
-    return {stage: stage_ms[stage] for stage in ("training", "validation")}
 
 
 def _reading_text(model: Model, dataset: Dataset) -> Model:
