@@ -67,6 +67,8 @@ MARKER = ".complete"
 _NAME_PART = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 _DATASET_REF = re.compile(rf"({_NAME_PART})/({_NAME_PART})")
 _CHUNK = 1024 * 1024
+# What a dataset may unpack to; compressed table files are held to the same bound when read.
+MAX_EXTRACTED_BYTES = 2 * 1024**3
 _MEMBER_COST = 4096  # what a file costs on disk however small it is: one block
 # One resumed retry rides out a dropped connection; the client's default of five retries with
 # exponential back-off would sleep for a minute before reporting anything.
@@ -573,7 +575,7 @@ def fetch_dataset(
     version: int | None,
     cache_dir: Path,
     timeout_s: float = 60.0,
-    max_extracted_bytes: int = 2 * 1024**3,
+    max_extracted_bytes: int = MAX_EXTRACTED_BYTES,
 ) -> Path:
     """Return the folder holding the files of ``dataset`` (``owner/slug``), fetching on a miss.
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nethical_runner.data.compressed import TableFile
 from nethical_runner.data.errors import DataError
 from nethical_runner.data.tables import read_table_chunks
 from nethical_runner.spec.config import TableConfig
@@ -46,10 +47,11 @@ class StreamedTable:
                 yield rows[:, :-1], rows[:, -1].astype(np.int64)
 
 
-def count_rows(path: Path) -> int:
-    """Data rows of a CSV (lines after the header), counted in 1 MiB blocks."""
+def count_rows(source: TableFile) -> int:
+    """Data rows of a CSV (lines after the header), counted in 1 MiB blocks of its bytes as
+    declared; a compressed file that expands past the bound is refused here, before parsing."""
     lines, last = 0, b"\n"
-    with path.open("rb") as handle:
+    with source.open() as handle:
         while block := handle.read(1 << 20):
             lines += block.count(b"\n")
             last = block[-1:]
@@ -69,7 +71,10 @@ def stream_csv(
 ) -> Iterator[StreamedTable]:
     """Parse ``path`` once into a spill file of training rows and in-memory validation rows;
     the spill file is removed when the context ends."""
-    total = count_rows(path) if limit is None else min(limit, count_rows(path))
+    source = TableFile(path, config.compression, shown)
+    source.check(read_through=False)  # counting the rows reads it through
+    rows = count_rows(source)
+    total = rows if limit is None else min(limit, rows)
     n_train = int(total * train_fraction)
     if not 0 < n_train < total:
         raise DataError(f"{shown}: {total} rows leave no training or no validation rows")

@@ -16,10 +16,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
+from nethical_runner.data.compressed import TableFile
 from nethical_runner.data.errors import DataError
 from nethical_runner.data.synthetic import RISK_FEATURES
 from nethical_runner.spec.config import TableConfig
@@ -41,13 +43,15 @@ def read_table(path: Path, config: TableConfig, shown: str, limit: int | None) -
     """Rows of ``path`` as declared by ``config``; ``shown`` names the file in messages.
 
     Every step is linear in the number of columns, so a very wide file costs its reading time
-    and nothing more.
+    and nothing more. Compressed content is read only as declared, and measured before it is
+    parsed (:mod:`nethical_runner.data.compressed`).
     """
-    header = _raw_header(path, config.delimiter, shown)
+    source = TableFile(path, config.compression, shown)
+    source.check(read_through=True)
+    header = _raw_header(source, config.delimiter)
     try:
-        frame = pd.read_csv(path, sep=config.delimiter, nrows=limit, low_memory=False)
-    except FileNotFoundError:
-        raise DataError(f"{shown}: file not found") from None
+        with source.open() as handle:
+            frame = _read_csv(handle, config.delimiter, limit)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"{shown}: cannot be read as CSV: {_one_line(error)}") from None
     if frame.empty:
@@ -60,19 +64,34 @@ def read_table_chunks(
 ) -> Iterator[Table]:
     """The same rows as :func:`read_table`, ``chunk_rows`` at a time, so a file larger than
     memory can be read; the columns are chosen from the first chunk and kept for all."""
-    header = _raw_header(path, config.delimiter, shown)
+    source = TableFile(path, config.compression, shown)
+    source.check(read_through=False)  # a chunk at a time: the bound stops the stream
+    header = _raw_header(source, config.delimiter)
     columns: tuple[list[str], str] | None = None
     try:
-        reader = pd.read_csv(
-            path, sep=config.delimiter, nrows=limit, chunksize=chunk_rows, low_memory=False
-        )
-        for frame in reader:
-            columns = columns or choose_columns(frame, config, shown, header)
-            yield frame_to_table(frame, config, shown, columns)
+        with source.open() as handle:
+            for frame in _read_csv(handle, config.delimiter, limit, chunk_rows):
+                columns = columns or choose_columns(frame, config, shown, header)
+                yield frame_to_table(frame, config, shown, columns)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"{shown}: cannot be read as CSV: {_one_line(error)}") from None
     if columns is None:
         raise DataError(f"{shown}: the table has no rows")
+
+
+def _read_csv(
+    handle: IO[bytes], delimiter: str, limit: int | None, chunk_rows: int | None = None
+) -> Any:
+    """pandas on bytes already decompressed as declared: ``compression=None``, since pandas
+    would otherwise guess a decompressor itself (from a name, or from the bytes of a handle)."""
+    return pd.read_csv(
+        handle,
+        sep=delimiter,
+        nrows=limit,
+        chunksize=chunk_rows,
+        low_memory=False,
+        compression=None,
+    )
 
 
 def _one_line(error: Exception) -> str:
@@ -124,14 +143,13 @@ def frame_to_table(
     return Table(np.hstack(blocks), y, tuple(names), len(text) * config.text_length)
 
 
-def _raw_header(path: Path, delimiter: str, shown: str) -> list[str] | None:
+def _raw_header(source: TableFile, delimiter: str) -> list[str] | None:
     """The header's names as written (pandas renames a repeated ``a`` to ``a.1``), read from a
-    bounded prefix of the file; None when the line is not plain CSV, for pandas to judge."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(MAX_HEADER_BYTES + 1)
-    except FileNotFoundError:
-        raise DataError(f"{shown}: file not found") from None
+    bounded prefix of the decompressed bytes; None when the line is not plain CSV, for pandas
+    to judge."""
+    shown = source.shown
+    with source.open() as handle:
+        head = handle.read(MAX_HEADER_BYTES + 1)
     line, newline, _ = head.partition(b"\n")
     if not newline and len(head) > MAX_HEADER_BYTES:
         raise DataError(f"{shown}: the header line is longer than {MAX_HEADER_BYTES} bytes")

@@ -11,17 +11,29 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import math
 import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
 import numpy as np
+from numpy.lib import format as np_format
 from pydantic import BaseModel, ConfigDict
 
 from nethical_runner._files import atomic_write_bytes
 
 _META_KEY = "__meta__"
+# What a model file may expand to: no model here comes near; a zip bomb does at once.
+MAX_MODEL_BYTES = 1024**3
+MAX_EXPANSION = 100  # times the file's size; saved weights compress by little
+_EXPANSION_FLOOR = 16 * 1024**2
+_STORED_KINDS = "biufc"  # what get_state returns: bools and numbers
+_HEADER_READERS = {
+    (1, 0): np_format.read_array_header_1_0,
+    (2, 0): np_format.read_array_header_2_0,
+}
 
 
 class ModelFileError(ValueError):
@@ -142,23 +154,29 @@ def _allowed_class(name: str, allowed_prefixes: tuple[str, ...]) -> bool:
 
 
 def read_npz(source: Path | IO[bytes]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metadata and arrays of a saved model (a file, or its bytes from the result cache);
-    ``allow_pickle=False`` so a file cannot run code.
+    """Metadata and arrays of a saved model (a file, or its bytes from the result cache).
 
     Raises :class:`ModelFileError` for anything that is not such a file (a pickle, an ``.npy``
-    array, an archive with object arrays).
+    array, an archive with object arrays), and for one that would cost more to read than its
+    arrays could: every size is judged from the zip directory and the ``.npy`` headers before
+    any array is allocated (:func:`_checked_members`), and nothing is unpickled.
     """
     path = source if isinstance(source, Path) else "<model bytes>"
     try:
         if not zipfile.is_zipfile(source):  # a pickle, an .npy array: never handed to numpy
-            raise ModelFileError(f"{path}: not a model file: not an .npz archive")
+            raise ModelFileError("not an .npz archive")
         if not isinstance(source, Path):
             source.seek(0)
-        with np.load(source, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        if isinstance(error, ModelFileError):
-            raise
+        with zipfile.ZipFile(source) as bundle:
+            arrays = {}
+            for member in _checked_members(bundle, _file_size(source)):
+                with bundle.open(member) as stream:
+                    array = np_format.read_array(stream, allow_pickle=False)
+                arrays[member.filename.removesuffix(".npy")] = array
+    except (
+        OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
+        zlib.error,
+    ) as error:  # fmt: skip
         raise ModelFileError(f"{path}: not a model file: {error}") from None
     try:
         meta = json.loads(arrays.pop(_META_KEY).tobytes().decode())
@@ -166,6 +184,58 @@ def read_npz(source: Path | IO[bytes]) -> tuple[dict[str, Any], dict[str, np.nda
         detail = f"{type(error).__name__}: {error}"
         raise ModelFileError(f"{path}: not a model this package saved ({detail})") from None
     return meta, arrays
+
+
+def _file_size(source: Path | IO[bytes]) -> int:
+    if isinstance(source, Path):
+        return source.stat().st_size
+    return source.seek(0, io.SEEK_END)
+
+
+def _checked_members(bundle: zipfile.ZipFile, file_size: int) -> list[zipfile.ZipInfo]:
+    """The archive's members, once their sizes, dtypes and shapes are known to be sane.
+
+    A zip member's expanded size is free for its writer to choose (a megabyte of deflate
+    expands to a gigabyte of zeros), and numpy allocates whatever shape an ``.npy`` header
+    declares before reading a byte. So the directory's sizes must fit the file
+    (:data:`MAX_EXPANSION` times it, and :data:`MAX_MODEL_BYTES` at most), and each header must
+    declare a plain numeric dtype and exactly as many bytes as its member holds; zipfile stops a
+    member at its declared size, so a stream longer than declared cannot cost more.
+    """
+    members = bundle.infolist()
+    total = sum(member.file_size for member in members)
+    allowed = min(MAX_MODEL_BYTES, MAX_EXPANSION * file_size + _EXPANSION_FLOOR)
+    if total > allowed:
+        raise ValueError(
+            f"its members expand to {total} bytes, more than the {allowed} allowed for a file "
+            f"of {file_size} bytes"
+        )
+    for member in members:
+        name = member.filename
+        if not name.endswith(".npy") or member.is_dir():
+            raise ValueError(f"member {name!r} is not an .npy array")
+        with bundle.open(member) as stream:
+            try:
+                version = np_format.read_magic(stream)
+            except ValueError as error:
+                raise ValueError(f"member {name!r}: {error}") from None
+            if version not in _HEADER_READERS:
+                shown = ".".join(map(str, version))
+                raise ValueError(
+                    f"member {name!r} is in .npy format version {shown}, which is not read"
+                )
+            shape, _, dtype = _HEADER_READERS[version](stream)
+            if dtype.hasobject or dtype.kind not in _STORED_KINDS:
+                shown = "object" if dtype.hasobject else dtype.str
+                raise ValueError(f"member {name!r} holds dtype {shown}, which is not loaded")
+            declared = math.prod(shape) * dtype.itemsize
+            held = member.file_size - stream.tell()
+            if declared != held:
+                raise ValueError(
+                    f"member {name!r} declares {declared} bytes of {dtype.str} (shape {shape}) "
+                    f"but holds {held}"
+                )
+    return members
 
 
 def check_features(X: np.ndarray, n_features: int | None = None) -> np.ndarray:

@@ -76,6 +76,11 @@ class TableConfig(Section):
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
     text_length: int = Field(64, ge=1, le=4096, description="Bytes kept of each text value.")
+    compression: Literal["none", "gzip", "bz2"] = Field(
+        "none",
+        description="How the file is compressed; compressed content is read only when declared, "
+        "and never decompressed past 2 GiB, the bound of an unpacked Kaggle archive.",
+    )
 
     @field_validator("features")
     @classmethod

@@ -5,19 +5,26 @@ them, no tag other than the core schema's is accepted, and aliases are counted s
 "billion laughs" document is refused instead of expanded. The file is read only up to its size
 limit (a symlink to ``/dev/zero`` must not be read forever) and nesting is capped, because
 PyYAML composes recursively and a few kilobytes of ``[[[[`` would otherwise end in a
-``RecursionError`` instead of a located problem. Every value's line and column is kept so that
-a validation error can point at the exact spot in the file.
+``RecursionError`` instead of a located problem. Aliases can nest deeper than the text does
+(a chain of anchors, each one level deeper than the last) or contain themselves
+(``a: &a [*a]``), so building values counts depth again and refuses cycles. A core tag on text
+it cannot read (``!!int "abc"``) or on the wrong kind of node (``!!map [1]``) is a problem, not
+PyYAML's ``ValueError``. YAML 1.1 reads ``1:30`` as 90 and ``010`` as 8 where YAML 1.2 and
+every reader sees something else, so both forms are refused with what to write instead. Every
+value's line and column is kept so that a validation error can point at the exact spot in the
+file.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 KeyPath = tuple[str | int, ...]
 
@@ -35,6 +42,12 @@ _CORE_TAGS = {
     "tag:yaml.org,2002:seq",
 }
 _YAML12_BOOLEANS = {"true", "false"}
+_YAML11_BOOLEANS = {"yes", "no", "on", "off"}
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+# YAML 1.1 forms that PyYAML reads as numbers YAML 1.2 does not: base 60 and leading-zero octal.
+_SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")
 
 
 @dataclass(frozen=True)
@@ -235,6 +248,7 @@ class _Builder:
         self.key_marks: dict[KeyPath, Mark] = {}
         self.problems: list[Problem] = []
         self._nodes_seen = 0
+        self._open: set[int] = set()  # ids of the collections being built, to find cycles
         self._constructor = SafeConstructor()
 
     def _problem(self, node: Node, key: KeyPath, message: str) -> None:
@@ -250,12 +264,28 @@ class _Builder:
         if node.tag not in _CORE_TAGS:
             self._problem(node, key, f"tag {node.tag!r} is not allowed")
             return _REFUSED
-        if isinstance(node, MappingNode):
-            return self._mapping(node, key)
-        if isinstance(node, SequenceNode):
-            return [self.build(item, (*key, index)) for index, item in enumerate(node.value)]
-        assert isinstance(node, ScalarNode)
-        return self._scalar(node, key)
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, key)
+        tag, kind = ("map", "a mapping") if isinstance(node, MappingNode) else ("seq", "a sequence")
+        if node.tag != f"tag:yaml.org,2002:{tag}":
+            self._problem(node, key, f"tag {_short(node.tag)} does not fit {kind}")
+            return _REFUSED
+        # Composition capped the depth of the text; aliases can nest deeper, or loop.
+        if id(node) in self._open:
+            self._problem(node, key, "the value contains itself through an alias")
+            return _REFUSED
+        if len(key) > MAX_DEPTH:
+            self._problem(node, key, f"nested more than {MAX_DEPTH} levels deep")
+            return _REFUSED
+        self._open.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self._mapping(node, key)
+            items = [self.build(item, (*key, index)) for index, item in enumerate(node.value)]
+            # Dropping a refused item would shift the positions later problems are named by.
+            return _REFUSED if any(item is _REFUSED for item in items) else items
+        finally:
+            self._open.discard(id(node))
 
     def _mapping(self, node: MappingNode, key: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -282,14 +312,17 @@ class _Builder:
         if node.tag == "tag:yaml.org,2002:null":
             self._problem(node, key, "empty value (remove the key to use its default)")
             return _REFUSED
-        if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in _YAML12_BOOLEANS:
-            self._problem(
-                node,
-                key,
-                f"{node.value!r} is a YAML 1.1 boolean; write true or false, or quote it",
-            )
+        if node.tag in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+            self._problem(node, key, f"tag {_short(node.tag)} does not fit a plain value")
             return _REFUSED
-        numeric = node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in _YAML12_BOOLEANS:
+            if node.value.lower() in _YAML11_BOOLEANS:
+                message = f"{node.value!r} is a YAML 1.1 boolean; write true or false, or quote it"
+            else:
+                message = f"{node.value!r} is not a valid !!bool; write true or false"
+            self._problem(node, key, message)
+            return _REFUSED
+        numeric = node.tag in (_INT_TAG, _FLOAT_TAG)
         if numeric and len(node.value) > MAX_NUMBER_CHARS:
             # Python refuses to convert or print integers of more than 4300 digits (hex ones
             # convert but still cannot be shown in a message); no spec value needs a long number.
@@ -300,4 +333,37 @@ class _Builder:
                 f"{shown!r} is a number of {len(node.value)} characters, too long to read",
             )
             return _REFUSED
-        return self._constructor.construct_object(node)
+        try:
+            value = self._constructor.construct_object(node)
+        except (ValueError, IndexError, KeyError, yaml.YAMLError):
+            # PyYAML converts explicitly tagged text without checking it: ``!!int ""`` ends in
+            # an IndexError.
+            self._problem(node, key, f"{node.value!r} is not a valid {_short(node.tag)}")
+            return _REFUSED
+        if numeric:
+            refusal = _yaml11_number(node.value, value)
+            if refusal:
+                self._problem(node, key, refusal)
+                return _REFUSED
+        return value
+
+
+def _short(tag: str) -> str:
+    """``tag:yaml.org,2002:int`` -> ``!!int``, as it is written."""
+    return tag.replace("tag:yaml.org,2002:", "!!", 1)
+
+
+def _yaml11_number(text: str, value: object) -> str | None:
+    """Why ``text``, read as ``value``, means something else in YAML 1.2; None if it does not."""
+    if _SEXAGESIMAL.fullmatch(text):
+        return (
+            f"{text!r} is a YAML 1.1 sexagesimal number (read as {value}); write {value}, "
+            "or quote it"
+        )
+    if _OCTAL.fullmatch(text):
+        decimal = int(text.replace("_", ""), 10)
+        written = f"write {decimal} without the leading zero"
+        if decimal != value:
+            written += f" or {value} for the octal value"
+        return f"{text!r} is a YAML 1.1 octal number (read as {value}); {written}, or quote it"
+    return None

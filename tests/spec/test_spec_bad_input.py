@@ -529,3 +529,93 @@ def test_every_problem_of_a_file_is_reported_in_one_error(write_spec: SpecWriter
         "spec.yaml:6:16: gate.min_f1: 2 is above the maximum 1.0",
         "spec.yaml:7:15: sla.p95_ms: -1 must be above 0.0",
     ]
+
+
+# --- aliases that loop or nest, tags on text they cannot read, YAML 1.1 numbers --------------
+
+
+def test_an_alias_inside_its_own_anchor_is_a_cycle_not_a_recursion_error(
+    write_spec: SpecWriter,
+) -> None:
+    started = time.monotonic()
+    found = problems(write_spec, HEAD + "training: &a [*a, *a]\n")
+    assert time.monotonic() - started < 5
+    assert found == [
+        "spec.yaml:4:11: training[0]: the value contains itself through an alias",
+        "spec.yaml:4:11: training[1]: the value contains itself through an alias",
+    ]
+
+
+def test_a_chain_of_anchors_nesting_thousands_deep_is_refused(write_spec: SpecWriter) -> None:
+    """Each anchor is one level deeper than the last, written where it is never built (under a
+    refused tag), so only the last alias expands: 3000 levels from a few lines."""
+    chain = [f"  - &a{i} [{f'*a{i - 1}' if i else 1}]" for i in range(3000)]
+    text = HEAD + "hidden: !x\n" + "\n".join(chain) + "\ntraining: *a2999\n"
+    started = time.monotonic()
+    found = problems(write_spec, text)
+    assert time.monotonic() - started < 5
+    path = "training" + "[0]" * MAX_DEPTH
+    line = 5 + 2999 - MAX_DEPTH  # the anchor whose value is the first one too deep
+    assert f"spec.yaml:{line}:5: {path}: nested more than {MAX_DEPTH} levels deep" in found
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('!!int "abc"', "'abc' is not a valid !!int"),
+        ('!!int ""', "'' is not a valid !!int"),
+        ("!!int _", "'_' is not a valid !!int"),
+        ('!!float "abc"', "'abc' is not a valid !!float"),
+        ('!!bool "abc"', "'abc' is not a valid !!bool; write true or false"),
+        ('!!map "abc"', "tag !!map does not fit a plain value"),
+        ("!!map [1]", "tag !!map does not fit a sequence"),
+        ("!!seq {a: 1}", "tag !!seq does not fit a mapping"),
+        ("!!str [1]", "tag !!str does not fit a sequence"),
+    ],
+)
+def test_a_core_tag_on_a_value_it_cannot_read_is_located(
+    write_spec: SpecWriter, value: str, message: str
+) -> None:
+    assert problems(write_spec, HEAD + f"training: {{epochs: {value}}}\n") == [
+        f"spec.yaml:4:20: training.epochs: {message}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1:30", "'1:30' is a YAML 1.1 sexagesimal number (read as 90); write 90, or quote it"),
+        ("-1:30", "'-1:30' is a YAML 1.1 sexagesimal number (read as -90); write -90, or quote it"),
+        (
+            "1:30.5",
+            "'1:30.5' is a YAML 1.1 sexagesimal number (read as 90.5); write 90.5, or quote it",
+        ),
+        (
+            "010",
+            "'010' is a YAML 1.1 octal number (read as 8); write 10 without the leading zero "
+            "or 8 for the octal value, or quote it",
+        ),
+        (
+            "-0_10",
+            "'-0_10' is a YAML 1.1 octal number (read as -8); write -10 without the leading "
+            "zero or -8 for the octal value, or quote it",
+        ),
+        (
+            '!!int "010"',
+            "'010' is a YAML 1.1 octal number (read as 8); write 10 without the leading zero "
+            "or 8 for the octal value, or quote it",
+        ),
+    ],
+)
+def test_yaml_11_number_forms_are_refused_saying_what_to_write(
+    write_spec: SpecWriter, value: str, message: str
+) -> None:
+    assert problems(write_spec, HEAD + f"training: {{epochs: {value}}}\n") == [
+        f"spec.yaml:4:20: training.epochs: {message}"
+    ]
+
+
+def test_decimal_and_hex_numbers_are_still_read(write_spec: SpecWriter) -> None:
+    text = HEAD + "training: {epochs: 0x10, batch_size: 1_000, seed: 0}\n"
+    training = load_spec(write_spec(text.encode())).cohorts[0].config.training
+    assert (training.epochs, training.batch_size, training.seed) == (16, 1000, 0)
