@@ -2,7 +2,7 @@
 logged it.
 
 One summary per trained cohort (the old script trained one model per run), under
-``summaries/training_summary_<spec>__<cohort>_<run>.json``, and a copy of the newest as
+``summaries/training_summary_<spec>@<cohort>@<run>.json``, and a copy of the newest as
 ``training_summary.json``. Each keeps the old script's fields (``merkle_root``, ``model_type``,
 ``promoted``, ``metrics``, ``timestamp``) and names its head (``head``, ``tree_size``), so a
 summary is also a receipt: ``verify`` checks that the head it names is still in the log.
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nethical_runner._files import atomic_write_json
+from nethical_runner._names import training_summary_file
 from nethical_runner.audit.events import json_safe, now
 from nethical_runner.audit.formats import LATEST_SUMMARY, SUMMARIES_DIR, TreeHead
 
@@ -80,9 +81,7 @@ def write_summaries(
             **({"model_path": outcome.model_path} if outcome.model_path is not None else {}),
             **({"error": outcome.error} if outcome.error is not None else {}),
         }
-        path = (
-            directory / SUMMARIES_DIR / f"training_summary_{spec_name}__{cohort_id}_{run_id}.json"
-        )
+        path = directory / SUMMARIES_DIR / training_summary_file(spec_name, cohort_id, run_id)
         atomic_write_json(path, json_safe(summary, secrets))
         written.append(path)
         atomic_write_json(directory / LATEST_SUMMARY, json_safe(summary, secrets))

@@ -17,6 +17,7 @@ from typing import Any
 
 from nethical_runner import __version__
 from nethical_runner._files import atomic_write_json
+from nethical_runner._names import drift_report_id
 from nethical_runner.drift.comparison import Comparison, Drop
 from nethical_runner.drift.result import DriftFailure, DriftResult, Group
 from nethical_runner.drift.slices import describe
@@ -30,11 +31,11 @@ NO_DRIFT = "No significant ethical drift detected across cohorts"  # the old scr
 
 
 def report_id(result: DriftResult) -> str:
-    return f"drift_{result.spec_name}_{result.run_id}"
+    return drift_report_id(result.spec_name, result.run_id)
 
 
 def write_report(result: DriftResult) -> DriftResult:
-    """Write ``drift_<spec>_<run>.json`` into the drift folder; return ``result`` with its
+    """Write ``drift_<spec>@<run>.json`` into the drift folder; return ``result`` with its
     path. The name carries the run id, so no run or worker overwrites another's report."""
     path = result.folder / f"{report_id(result)}.json"
     atomic_write_json(path, report(result))

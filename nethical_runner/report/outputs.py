@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nethical_runner._files import atomic_write_json, atomic_write_text
+from nethical_runner._names import diagram_file
 from nethical_runner.report import github
 from nethical_runner.report.markdown import summary_markdown
 from nethical_runner.report.reliability import matplotlib_missing, write_diagram
@@ -73,7 +74,7 @@ def draw_diagrams(
     drawn = {}
     for row in trained:
         assert row.record is not None
-        relative = f"{RELIABILITY_FOLDER}/{row.spec}__{row.cohort}.png"
+        relative = f"{RELIABILITY_FOLDER}/{diagram_file(row.spec, row.cohort)}"
         source = row.data_source if len(row.data_source) <= 40 else row.data_source[:37] + "..."
         title = f"{row.spec} / {row.cohort} ({row.model}, {source} data)"
         write_diagram(out_dir / relative, row.record["reliability"], title)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nethical_runner._names import pointer_file
 from nethical_runner.models import ModelFileError, load_model
 from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import Cohort, Spec
@@ -54,7 +55,7 @@ def find_champion(spec: Spec, cohort: Cohort, settings: RunSettings, rows: np.nd
     """The promoted model of ``spec``/``cohort`` predicting ``rows`` (positive-class
     probabilities)."""
     folder = champion_folder(settings)
-    pointer = folder / f"{spec.name}__{cohort.id}.latest.json"
+    pointer = folder / pointer_file(spec.name, cohort.id)
     if not pointer.exists():
         return Champion(pointer, missing=f"no champion yet: no {pointer.name} in {folder}")
     try:

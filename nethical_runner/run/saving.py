@@ -10,6 +10,7 @@ import numpy as np
 
 from nethical_runner import __version__
 from nethical_runner._files import atomic_write_json
+from nethical_runner._names import metrics_file, model_file, pointer_file
 from nethical_runner.data import Dataset
 from nethical_runner.metrics.gate import Verdict
 from nethical_runner.models import Model
@@ -30,15 +31,16 @@ def save_cohort(
 ) -> tuple[Path, Path]:
     """Write model and metrics under ``models/current`` or ``models/candidates``.
 
-    File names carry the run id, so nothing already there is ever overwritten; a promotion also
-    replaces (atomically) the ``.latest.json`` pointer to the newest promoted model. When a
+    File names carry the run id, so nothing already there is ever overwritten, and are built
+    by :mod:`nethical_runner._names`, so no other spec or cohort has them; a promotion also
+    replaces (atomically) the pair's ``.latest.json`` pointer to its newest promoted model. When a
     write fails (a full disk), the files this call already wrote are removed again, so a cohort
     that failed leaves no model among the promoted ones.
     """
     folder = settings.out_dir / "models" / ("current" if promoted else "candidates")
-    stem = f"{spec.name}__{cohort.id}__{cohort.config.model.type}"
-    model_path = folder / f"{stem}_model_{settings.run_id}.npz"
-    metrics_path = folder / f"{stem}_metrics_{settings.run_id}.json"
+    names = (spec.name, cohort.id, cohort.config.model.type, settings.run_id)
+    model_path = folder / model_file(*names)
+    metrics_path = folder / metrics_file(*names)
     record = {
         "spec": spec.name,
         "spec_path": str(spec.path),
@@ -69,7 +71,7 @@ def save_cohort(
         )
         atomic_write_json(metrics_path, record)
         if promoted:
-            pointer = folder / f"{spec.name}__{cohort.id}.latest.json"
+            pointer = folder / pointer_file(spec.name, cohort.id)
             atomic_write_json(
                 pointer,
                 {

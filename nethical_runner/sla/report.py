@@ -5,8 +5,8 @@ The JSON keeps every field of the old script's report (``timestamp``, ``overall_
 reading the old script's files reads these, and adds what the old script's numbers lacked: the
 sample count and percentile method behind each statistic, bootstrap intervals, per-stage timings
 and budgets, and the environment the numbers were measured in. Both files are written
-atomically, under names carrying spec, cohort and run id, so runs and parallel workers
-never collide.
+atomically, under names carrying spec, cohort and run id (:mod:`nethical_runner._names`), so
+runs, parallel workers and other specs' cohorts never collide.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 from nethical_runner import __version__
 from nethical_runner._files import atomic_write_json, atomic_write_text
+from nethical_runner._names import sla_documentation_file, sla_report_file
 from nethical_runner.sla.measure import (
     BOOTSTRAP_RESAMPLES,
     CLOCK_NAME,
@@ -31,11 +32,11 @@ from nethical_runner.spec.yaml_source import format_key
 
 
 def write_reports(result: SlaResult, folder: Path) -> SlaResult:
-    """Write ``sla_report_<spec>_<cohort>_<run>.json`` and ``sla_documentation_<...>.md``;
+    """Write ``sla_report_<spec>@<cohort>@<run>.json`` and ``sla_documentation_<...>.md``;
     return ``result`` with both paths filled in."""
-    stem = f"{result.spec_name}_{result.cohort_id}_{result.run_id}"
-    report_path = folder / f"sla_report_{stem}.json"
-    documentation_path = folder / f"sla_documentation_{stem}.md"
+    names = (result.spec_name, result.cohort_id, result.run_id)
+    report_path = folder / sla_report_file(*names)
+    documentation_path = folder / sla_documentation_file(*names)
     atomic_write_json(report_path, report(result))
     atomic_write_text(documentation_path, documentation(result))
     return dataclasses.replace(

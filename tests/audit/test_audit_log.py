@@ -237,8 +237,8 @@ def test_training_summaries_per_cohort_and_a_latest_one(
     log = tmp_path / "out" / "audit"
     summaries = sorted((log / "summaries").glob("training_summary_*.json"))
     assert [p.name for p in summaries] == [
-        f"training_summary_audited__alpha_{result.run_id}.json",
-        f"training_summary_audited__beta_{result.run_id}.json",
+        f"training_summary_audited@alpha@{result.run_id}.json",
+        f"training_summary_audited@beta@{result.run_id}.json",
     ]
     latest = load(log / "training_summary.json")
     assert latest == load(summaries[1])

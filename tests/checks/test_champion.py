@@ -51,7 +51,7 @@ def test_without_a_champion_the_items_skip_with_the_reason(
     assert set(found) == {"regression[accuracy]", "regression[ece]"}  # no baseline needed
     for entry in found.values():
         assert entry.outcome.decision is Decision.SKIP
-        assert "no champion yet: no duel__default.latest.json in" in entry.outcome.message
+        assert "no champion yet: no duel@default.latest.json in" in entry.outcome.message
 
 
 def test_a_candidate_identical_to_the_champion_passes_on_a_zero_paired_difference(
@@ -120,7 +120,7 @@ def test_a_hostile_pointer_or_model_file_fails_the_items_and_is_never_followed(
     out = tmp_path / "out"
     regression(write_spec, out, "run-1")
     current = out / "models" / "current"
-    pointer = current / "duel__default.latest.json"
+    pointer = current / "duel@default.latest.json"
     model = current / json.loads(pointer.read_text())["model"]
     secret = tmp_path / "secret.npz"
     secret.write_bytes(model.read_bytes())

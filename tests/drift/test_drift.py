@@ -153,13 +153,13 @@ def test_two_cohorts_with_different_seeds_make_one_report_with_both(
 ) -> None:
     path = small_spec(write_spec, TWO_SEEDS + "drift: {max_spread: {accuracy: 0.2, f1: 0.2}}\n")
     drift = drift_of(run(path, tmp_path / "out", "run-1"))
-    assert drift.report_path == tmp_path / "out" / "drift" / "drift_small_run-1.json"
+    assert drift.report_path == tmp_path / "out" / "drift" / "drift_small@run-1.json"
     report = json.loads(drift.report_path.read_text())
     assert set(report) >= {
         "report_id", "start_time", "end_time", "generated_at", "cohorts", "drift_metrics",
         "recommendations",
     }  # fmt: skip
-    assert report["report_id"] == "drift_small_run-1"
+    assert report["report_id"] == "drift_small@run-1"
     assert report["start_time"] <= report["end_time"]
     assert list(report["cohorts"]) == ["alpha", "beta"]
     for cohort, profile in report["cohorts"].items():

@@ -132,7 +132,7 @@ def test_the_audit_log_fixture_reads_the_sessions_run(
     )
     pytester.runpytest("specs/mine.yaml", "test_mine.py").assert_outcomes(passed=7)
     assert len(verify(audit_dir(pytester)).heads) == 1  # mine logged once; plain never logs
-    assert len(list((pytester.path / "nethical-out").rglob("mine__*_model_*.npz"))) == 2
+    assert len(list((pytester.path / "nethical-out").rglob("mine@*_model_*.npz"))) == 2
 
 
 def test_xdist_workers_append_to_the_same_log(

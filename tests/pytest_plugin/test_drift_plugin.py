@@ -40,7 +40,7 @@ NOISY = "data: {label_noise: 0.5}"
 def reports(pytester: pytest.Pytester) -> list[dict]:
     """Drift reports in the order they were written (run ids of one second do not sort)."""
     folder = pytester.path / "nethical-out" / "drift"
-    found = [json.loads(p.read_text()) for p in folder.glob("drift_fair_*.json")]
+    found = [json.loads(p.read_text()) for p in folder.glob("drift_fair@*.json")]
     return sorted(found, key=lambda report: report["end_time"])
 
 

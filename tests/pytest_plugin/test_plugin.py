@@ -55,7 +55,7 @@ def test_passing_specs_pass_and_each_spec_trains_once(
     result = pytester.runpytest("specs/")
     result.assert_outcomes(passed=4)
     assert len(model_files(pytester)) == 2  # one per cohort, not one per item
-    assert all("mine__alpha__" in f or "mine__beta__" in f for f in model_files(pytester))
+    assert all("mine@alpha@" in f or "mine@beta@" in f for f in model_files(pytester))
 
 
 def test_a_missed_gate_fails_its_item_with_metric_threshold_context_and_line(
@@ -206,7 +206,7 @@ def test_under_xdist_every_spec_trains_exactly_once(
     result.stdout.fnmatch_lines(["*--dist loadfile, so each spec runs on one worker*"])
     trained = model_files(pytester)
     assert len(trained) == 6  # two cohorts per spec, each trained on exactly one worker
-    assert sorted({name.split("__")[0] for name in trained}) == ["one", "three", "two"]
+    assert sorted({name.split("@")[0] for name in trained}) == ["one", "three", "two"]
 
 
 @pytest.mark.parametrize(

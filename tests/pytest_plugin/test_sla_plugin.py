@@ -56,7 +56,7 @@ def test_a_tiny_p95_target_fails_its_item_and_pytest_exits_1(
     assert "Traceback" not in result.stdout.str()
     out = pytester.path / "nethical-out" / "sla"
     reports = sla_files(out, "report")
-    assert [p.name.split("_")[3] for p in reports] == ["alpha", "beta"]
+    assert [p.name.split("@")[1] for p in reports] == ["alpha", "beta"]
     assert json.loads(reports[0].read_text())["overall_status"] == "breach"
     assert len(sla_files(out, "documentation")) == 2
 
@@ -157,7 +157,7 @@ def test_the_cli_flag_applies_the_seeds_targets_under_the_output_root(
     assert not (out / "sla").exists()
     assert main([*args, "--cohort-id", "timed", "--enable-sla-monitoring"]) == 0
     (report_path,) = sla_files(out / "sla", "report")
-    assert report_path.name.startswith("sla_report_heuristic_timed_")
+    assert report_path.name.startswith("sla_report_heuristic@timed@")
     data = json.loads(report_path.read_text())
     assert {name: t["target"] for name, t in data["targets"].items()} == {
         "p95_latency": 220.0,

@@ -98,7 +98,7 @@ def test_table_results_and_summary_say_what_failed_first(
     assert alpha["status"] == "passed" and alpha["training"] == "trained"
     assert alpha["data"]["label"] == "synthetic" and alpha["data"]["validation_rows"] == 200
     assert 0.8 <= alpha["metrics"]["accuracy"] <= 1.0
-    assert alpha["model_file"].startswith("models/current/mine__alpha__logistic_model_")
+    assert alpha["model_file"].startswith("models/current/mine@alpha@logistic_model_")
     assert cohorts["stand_in"]["status"] == "warning"
     assert (
         cohorts["stand_in"]["data"]["fallback_reason"]
@@ -149,7 +149,7 @@ def test_table_results_and_summary_say_what_failed_first(
     assert "| `mine::noisy::gate[accuracy]` |" in summary and "| `specs/mine.yaml:13` |" in summary
     assert "### Warnings" in summary
     assert "- `mine::stand_in::gate[ece]`: passed on synthetic fallback data" in summary
-    assert "- [mine / alpha](reliability/mine__alpha.png): ECE 0." in summary
+    assert "- [mine / alpha](reliability/mine@alpha.png): ECE 0." in summary
 
 
 def test_reliability_diagrams_are_pngs_whose_bins_give_the_gated_ece(
@@ -159,10 +159,10 @@ def test_reliability_diagrams_are_pngs_whose_bins_give_the_gated_ece(
     pytest.importorskip("matplotlib")
     write_spec(FAST % "fast", "specs/fast.yaml")
     pytester.runpytest("specs/").assert_outcomes(passed=4)
-    png = out(pytester) / "reliability" / "fast__one.png"
+    png = out(pytester) / "reliability" / "fast@one.png"
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     (cohort, _) = results(pytester)["specs"][0]["cohorts"]
-    assert cohort["diagram"] == "reliability/fast__one.png"
+    assert cohort["diagram"] == "reliability/fast@one.png"
     reliability = cohort["reliability"]
     assert len(reliability["bins"]) == 15 and reliability["confidence"] == "positive"
     assert sum(b["count"] for b in reliability["bins"]) == cohort["data"]["validation_rows"]

@@ -46,10 +46,10 @@ def check_root(out: Path, at_least: int) -> None:
     for name in NAMES:
         runs_of_spec = set()
         for cohort in ("alpha", "beta"):
-            models = sorted(current.glob(f"{name}__{cohort}__logistic_model_*.npz"))
-            metrics = sorted(current.glob(f"{name}__{cohort}__logistic_metrics_*.json"))
-            reports = list((out / "sla").glob(f"sla_report_{name}_{cohort}_*.json"))
-            summaries = list((out / "audit" / "summaries").glob(f"*_{name}__{cohort}_*.json"))
+            models = sorted(current.glob(f"{name}@{cohort}@logistic_model_*.npz"))
+            metrics = sorted(current.glob(f"{name}@{cohort}@logistic_metrics_*.json"))
+            reports = list((out / "sla").glob(f"sla_report_{name}@{cohort}@*.json"))
+            summaries = list((out / "audit" / "summaries").glob(f"*_{name}@{cohort}@*.json"))
             assert len(models) >= at_least, (name, cohort, models)
             assert len(models) == len(metrics) == len(reports) == len(summaries)
             for model in models:
@@ -57,7 +57,7 @@ def check_root(out: Path, at_least: int) -> None:
             run_ids = {json.loads(path.read_text())["run_id"] for path in metrics}
             assert len(run_ids) == len(models)
             assert all(json.loads(report.read_text()) for report in reports)
-            pointer = json.loads((current / f"{name}__{cohort}.latest.json").read_text())
+            pointer = json.loads((current / f"{name}@{cohort}.latest.json").read_text())
             assert pointer["model"] in {model.name for model in models}
             assert pointer["run_id"] in run_ids
             runs_of_spec |= run_ids

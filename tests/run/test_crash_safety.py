@@ -55,17 +55,17 @@ cohorts:
   - {id: beta, training: {seed: 7}}
 """
 # Replaced by every promotion or audit append, so the earlier run's version may be gone.
-REPLACED = ("models/current/k__alpha.latest.json", "models/current/k__beta.latest.json",
+REPLACED = ("models/current/k@alpha.latest.json", "models/current/k@beta.latest.json",
             "audit/training_summary.json",  # the newest run's pointers and summaries
             "results.json", "summary.md",  # the run summary, rewritten by every run
-            "reliability/k__alpha.png", "reliability/k__beta.png")  # fmt: skip
+            "reliability/k@alpha.png", "reliability/k@beta.png")  # fmt: skip
 # One step of each kind: training, writing a model, promoting it, every phase of the append.
 REPRESENTATIVE = [
     ("fit logistic", "before"),
-    ("write models/current/.k__alpha__logistic_model_RUN.npz.*.tmp", "after"),
-    ("replace models/current/k__alpha__logistic_model_RUN.npz", "before"),
-    ("replace models/current/k__alpha.latest.json", "before"),
-    ("replace models/current/k__beta.latest.json", "after"),
+    ("write models/current/.k@alpha@logistic_model_RUN.npz.*.tmp", "after"),
+    ("replace models/current/k@alpha@logistic_model_RUN.npz", "before"),
+    ("replace models/current/k@alpha.latest.json", "before"),
+    ("replace models/current/k@beta.latest.json", "after"),
     ("write audit/chunks/.chunk_000006.json.*.tmp", "after"),
     ("replace audit/chunks/chunk_000008.json", "after"),
     ("write audit/heads/.head_000002.json.*.tmp", "after"),

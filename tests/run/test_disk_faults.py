@@ -57,7 +57,7 @@ def check_intact(out: Path, before: dict[str, bytes]) -> None:
     aside, which describe the latest run), nothing visible is partial, and no model of a failed
     run sits among the promoted ones."""
     replaced = {
-        "models/current/d__default.latest.json",
+        "models/current/d@default.latest.json",
         "audit/training_summary.json",
         "results.json",
         "summary.md",
@@ -72,7 +72,7 @@ def check_intact(out: Path, before: dict[str, bytes]) -> None:
                 json.loads(path.read_text())
             elif path.suffix == ".npz":
                 load_model(path)
-    pointer = out / "models" / "current" / "d__default.latest.json"
+    pointer = out / "models" / "current" / "d@default.latest.json"
     if pointer.exists():
         named = json.loads(pointer.read_text())
         load_model(pointer.parent / named["model"])
@@ -91,9 +91,9 @@ def check_intact(out: Path, before: dict[str, bytes]) -> None:
 
 TARGETS = {
     "SLA report": "sla/.sla_report_",
-    "model": "models/current/.d__default__logistic_model_",
-    "metrics": "models/current/.d__default__logistic_metrics_",
-    "promotion pointer": "models/current/.d__default.latest.json",
+    "model": "models/current/.d@default@logistic_model_",
+    "metrics": "models/current/.d@default@logistic_metrics_",
+    "promotion pointer": "models/current/.d@default.latest.json",
     "audit chunk": "audit/chunks/.chunk_",
     "audit head": "audit/heads/.head_",
     "training summary": "audit/summaries/.training_summary_",

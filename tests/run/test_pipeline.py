@@ -77,7 +77,7 @@ def test_a_failing_model_never_replaces_a_promoted_one(
     good = train(make_spec(write_spec, "model: {type: logistic}\n"), out)
     assert good.promoted
     promoted_bytes = good.model_path.read_bytes()
-    pointer = out / "models" / "current" / "demo__default.latest.json"
+    pointer = out / "models" / "current" / "demo@default.latest.json"
     pointer_before = pointer.read_text()
 
     tight = make_spec(write_spec, "model: {type: logistic}\ngate: {min_accuracy: 0.999}\n")

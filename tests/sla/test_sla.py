@@ -304,7 +304,7 @@ def test_the_json_report_keeps_every_field_of_the_seeds(tmp_path: Path) -> None:
         ),
         tmp_path / "sla",
     )
-    assert result.report_path == tmp_path / "sla" / "sla_report_demo_alpha_run1.json"
+    assert result.report_path == tmp_path / "sla" / "sla_report_demo@alpha@run1.json"
     data = json.loads(result.report_path.read_text())
     # the seed's fields
     assert data["overall_status"] == "breach"  # plain strings, never enum reprs
@@ -348,7 +348,7 @@ def test_without_a_p95_target_the_seed_field_is_null() -> None:
 
 def test_the_documentation_has_the_seeds_sections(tmp_path: Path) -> None:
     result = write_reports(measured([1.0] * 10, confidence=0.95), tmp_path)
-    assert result.documentation_path == tmp_path / "sla_documentation_demo_alpha_run1.md"
+    assert result.documentation_path == tmp_path / "sla_documentation_demo@alpha@run1.md"
     text = result.documentation_path.read_text()
     for heading in (
         "# SLA Documentation",
