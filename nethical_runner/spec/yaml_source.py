@@ -19,6 +19,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from nethical_runner._escape import BRIEF_LIMIT, brief, terminal
+
 KeyPath = tuple[str | int, ...]
 
 MAX_SPEC_BYTES = 1024 * 1024
@@ -55,8 +57,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """``file:line:col: key: message`` on one line that is safe to print: a file name or
+        message holding a line break or control character shows it as an escape."""
         where = f"{self.path}:{self.mark.line}:{self.mark.column}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        return terminal(text)
 
 
 @dataclass
@@ -87,10 +92,17 @@ class Document:
 
 
 def format_key(path: KeyPath) -> str:
-    """``("cohorts", 1, "id")`` -> ``cohorts[1].id``."""
+    """``("cohorts", 1, "id")`` -> ``cohorts[1].id``. A key a spec made up that is long or not
+    printable (``"x\\n::error ..."``) is quoted briefly, ``gate['x\\n::error ...']``, so the
+    key path stays one short line wherever it is shown."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not part.isprintable() or len(part) > BRIEF_LIMIT:
+            text += f"[{brief(part)}]"
+        else:
+            text += f".{part}" if text else part
     return text
 
 
@@ -248,7 +260,7 @@ class _Builder:
             return None
         self.marks[key] = _mark(node)
         if node.tag not in _CORE_TAGS:
-            self._problem(node, key, f"tag {node.tag!r} is not allowed")
+            self._problem(node, key, f"tag {brief(node.tag)} is not allowed")
             return _REFUSED
         if isinstance(node, MappingNode):
             return self._mapping(node, key)
@@ -264,7 +276,9 @@ class _Builder:
                 self._problem(key_node, key, "only plain keys are allowed (no merge keys)")
                 continue
             if key_node.tag != "tag:yaml.org,2002:str":
-                self._problem(key_node, key, f"key {key_node.value!r} must be a string (quote it)")
+                self._problem(
+                    key_node, key, f"key {brief(key_node.value)} must be a string (quote it)"
+                )
                 continue
             name = key_node.value
             path: KeyPath = (*key, name)
@@ -286,7 +300,7 @@ class _Builder:
             self._problem(
                 node,
                 key,
-                f"{node.value!r} is a YAML 1.1 boolean; write true or false, or quote it",
+                f"{brief(node.value)} is a YAML 1.1 boolean; write true or false, or quote it",
             )
             return _REFUSED
         numeric = node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
