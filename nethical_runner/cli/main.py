@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nethical_runner import __version__
+from nethical_runner._escape import terminal
 from nethical_runner.checks.baseline import Baseline, BaselineError, load_baseline
 from nethical_runner.checks.collect import Judged, collect_checks, judge_all
 from nethical_runner.cli.audit import add_audit_parser, run_audit_command
@@ -183,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SpecError as error:
             for problem in error.problems:
                 flag = FLAG_OF_KEY.get(problem.key, problem.key)
-                print(f"error: {flag}: {problem.message}", file=sys.stderr)
+                print(terminal(f"error: {flag}: {problem.message}"), file=sys.stderr)
             return EXIT_ERROR
     else:
         try:
@@ -194,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         baseline = load_baseline(args.baseline) if args.baseline else None
     except BaselineError as error:
-        print(f"error: --baseline: {error}", file=sys.stderr)
+        print(terminal(f"error: --baseline: {error}"), file=sys.stderr)
         return EXIT_ERROR
     try:
         accept = accepted_reason(args.accept_baseline)
@@ -255,7 +256,8 @@ def _validate(paths: list[Path], prefixes: tuple[str, ...]) -> int:
             print(error, file=sys.stderr)
             failed = True
             continue
-        print(f"{path}: ok ({len(spec.cohorts)} cohorts, {len(collect_checks(spec))} checks)")
+        checks = len(collect_checks(spec))
+        print(terminal(f"{path}: ok ({len(spec.cohorts)} cohorts, {checks} checks)"))
     return EXIT_ERROR if failed else EXIT_OK
 
 
@@ -285,36 +287,46 @@ def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
 
 
 def print_result(result: SpecResult, judged: list[Judged]) -> None:
+    """What each spec did, line by line; every line escaped for the terminal, as names, data
+    descriptions and messages may quote a spec or a data file."""
+    for line in result_lines(result, judged):
+        print(terminal(line))
+
+
+def result_lines(result: SpecResult, judged: list[Judged]) -> list[str]:
+    lines = []
     for cohort in result.cohorts.values():
-        print(f"== {result.spec.name} / {cohort.cohort_id}")
+        lines.append(f"== {result.spec.name} / {cohort.cohort_id}")
         if isinstance(cohort, CohortFailure):
-            print(f"  training failed: {cohort.reason}")
+            lines.append(f"  training failed: {cohort.reason}")
             continue
-        print(f"  data: {cohort.dataset.label}: {cohort.dataset.description}")
-        rows = f"{cohort.split.train_rows} train, {cohort.metrics['samples']} validation"
-        print(f"  rows: {rows}")
+        lines.append(f"  data: {cohort.dataset.label}: {cohort.dataset.description}")
+        lines.append(
+            f"  rows: {cohort.split.train_rows} train, {cohort.metrics['samples']} validation"
+        )
         for name in ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece"):
             value = cohort.metrics[name]
-            print(f"  {name}: {'n/a' if value is None else f'{value:.4f}'}")
-        print(f"  promotion: {'PASS' if cohort.promoted else 'FAIL'}")
-        print(f"  model saved to {cohort.model_path}")
-        print(f"  metrics saved to {cohort.metrics_path}")
+            lines.append(f"  {name}: {'n/a' if value is None else f'{value:.4f}'}")
+        lines.append(f"  promotion: {'PASS' if cohort.promoted else 'FAIL'}")
+        lines.append(f"  model saved to {cohort.model_path}")
+        lines.append(f"  metrics saved to {cohort.metrics_path}")
         if cohort.sla is not None:
-            print("\n".join(sla_summary_lines(cohort.sla)))
+            lines += sla_summary_lines(cohort.sla)
     if result.audit is not None:
-        print(f"== {result.spec.name}: {result.audit.describe()}")
+        lines.append(f"== {result.spec.name}: {result.audit.describe()}")
     if result.drift is not None:
-        print(f"== {result.spec.name} / drift")
-        print("\n".join(drift_summary_lines(result.drift)))
-    print(f"== {result.spec.name}: checks")
+        lines.append(f"== {result.spec.name} / drift")
+        lines += drift_summary_lines(result.drift)
+    lines.append(f"== {result.spec.name}: checks")
     for entry in judged:
         scope = f"{entry.check.cohort_id} " if entry.check.cohort_id else ""
         outcome = entry.outcome
         word = outcome.item_outcome
         decided = f" ({outcome.decision.value})" if outcome.decision.value not in word else ""
         first_line = outcome.message.splitlines()[0] if outcome.message else ""
-        print(f"  {scope}{entry.check.label}: {word.upper() if outcome.failed else word}{decided}")
-        print(f"    {first_line}")
+        state = word.upper() if outcome.failed else word
+        lines += [f"  {scope}{entry.check.label}: {state}{decided}", f"    {first_line}"]
+    return lines
 
 
 if __name__ == "__main__":

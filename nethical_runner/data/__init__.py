@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nethical_runner._escape import brief, clip, printable
 from nethical_runner.data import synthetic
 from nethical_runner.data.errors import DataError
 from nethical_runner.data.kaggle import DataUnavailable, fetch_dataset, find_file
@@ -104,7 +105,7 @@ def stream_data(config: DataConfig, root: Path) -> Iterator[StreamedData]:
     with stream_csv(
         path,
         config.csv,
-        config.csv.path,
+        shown_path(config.csv.path),
         limit=config.samples,
         train_fraction=config.split.train_fraction,
         chunk_rows=config.csv.chunk_rows,
@@ -112,7 +113,8 @@ def stream_data(config: DataConfig, root: Path) -> Iterator[StreamedData]:
         rows = table.n_train + table.y_val.size
         dataset = Dataset(
             table.X_val, table.y_val, table.feature_names, "csv",
-            f"csv {config.csv.path} ({rows} rows, read {config.csv.chunk_rows} at a time)",
+            f"csv {shown_path(config.csv.path)} ({rows} rows, read {config.csv.chunk_rows} at "
+            "a time)",
             streamed=(rows, table.sha256),
         )  # fmt: skip
         empty = np.empty((0, len(table.feature_names)))
@@ -153,13 +155,19 @@ def _synthetic(config: DataConfig, kind: str, seed: int, fallback: str | None) -
     return Dataset(X, y, names, "synthetic", description, fallback)
 
 
+def shown_path(written: str) -> str:
+    """A data path as the spec wrote it, for messages: on one line and of bounded length."""
+    return printable(clip(written, 200))
+
+
 def _csv_path(config: DataConfig, root: Path) -> Path:
     assert config.csv is not None
     path = (root / config.csv.path).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise DataError(f"data.csv.path {config.csv.path!r} leaves the project root {root}")
+        shown = brief(config.csv.path)
+        raise DataError(f"data.csv.path {shown} leaves the project root {printable(str(root))}")
     if not path.is_file():
-        raise DataUnavailable("missing_file", f"{config.csv.path}: file not found")
+        raise DataUnavailable("missing_file", f"{shown_path(config.csv.path)}: file not found")
     return path
 
 
@@ -168,8 +176,9 @@ def _from_csv(config: DataConfig, root: Path) -> Dataset:
     path = _csv_path(config, root)
     from nethical_runner.data.tables import read_table  # pandas: only for tables
 
-    table = read_table(path, config.csv, config.csv.path, config.samples)
-    description = f"csv {config.csv.path} ({table.y.size} rows)"
+    shown = shown_path(config.csv.path)
+    table = read_table(path, config.csv, shown, config.samples)
+    description = f"csv {shown} ({table.y.size} rows)"
     return Dataset(
         table.X, table.y, table.feature_names, "csv", description,
         token_columns=table.token_columns,

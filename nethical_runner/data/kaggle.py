@@ -50,6 +50,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from nethical_runner._escape import brief, clip, printable
 from nethical_runner._files import atomic_write_json
 
 Reason = Literal[
@@ -622,6 +623,8 @@ def find_file(folder: Path, name: str) -> Path:
     matches = [relative for relative in files if PurePosixPath(relative).name == name]
     if len(matches) == 1:
         return folder / matches[0]
-    shown = ", ".join(files[:20]) + (f" and {len(files) - 20} more" if len(files) > 20 else "")
-    problem = f"{name!r} matches {', '.join(matches)}" if matches else f"no file {name!r}"
+    listed = [printable(clip(file, 100)) for file in files[:20]]  # archive names: anything
+    shown = ", ".join(listed) + (f" and {len(files) - 20} more" if len(files) > 20 else "")
+    found = ", ".join(printable(clip(match, 100)) for match in matches)
+    problem = f"{brief(name)} matches {found}" if matches else f"no file {brief(name)}"
     raise DataUnavailable("missing_file", f"{problem} in {folder}; files: {shown or 'none'}")

@@ -7,6 +7,8 @@ bad rows silently and cast any label with ``int()``, every problem is an error n
 and the column, with a NaN policy the spec chooses. A numeric column with a stray word is an
 error rather than a feature silently left out, an empty column is named as such, and labels of
 one class only are refused: every model "learns" them perfectly and would pass its gate.
+Names and values are quoted briefly (:func:`nethical_runner._escape.brief`): a header or a
+field can be megabytes long and hold line breaks, and a message quotes at most its prefix.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from nethical_runner._escape import brief, clip, printable
 from nethical_runner.data.compressed import TableFile
 from nethical_runner.data.errors import DataError
 from nethical_runner.data.synthetic import RISK_FEATURES
@@ -95,7 +98,8 @@ def _read_csv(
 
 
 def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())  # the parser's messages end in a line break
+    """The parser's message (which ends in a line break) on one bounded line."""
+    return printable(clip(" ".join(str(error).split()), 500))
 
 
 def choose_columns(
@@ -108,19 +112,19 @@ def choose_columns(
         raise DataError(f"{shown}: duplicated column names: {names}")
     if frame.shape[1] == 1 and config.delimiter not in str(frame.columns[0]):
         raise DataError(
-            f"{shown}: only one column ({frame.columns[0]!r}); is the delimiter "
+            f"{shown}: only one column ({brief(frame.columns[0])}); is the delimiter "
             f"{config.delimiter!r} right?"
         )
     label = config.label or _guess_label(frame, shown)
     if label not in frame.columns:
-        raise DataError(f"{shown}: no label column {label!r}; columns: {_listing(frame)}")
+        raise DataError(f"{shown}: no label column {brief(label)}; columns: {_listing(frame)}")
     features = config.features or _guess_features(frame, label, shown)
     present = set(frame.columns)
     missing = [f for f in features if f not in present]
     if missing:
-        raise DataError(f"{shown}: no column {missing[0]!r}; columns: {_listing(frame)}")
+        raise DataError(f"{shown}: no column {brief(missing[0])}; columns: {_listing(frame)}")
     if label in features:
-        raise DataError(f"{shown}: column {label!r} is both the label and a feature")
+        raise DataError(f"{shown}: column {brief(label)} is both the label and a feature")
     return features, label
 
 
@@ -178,9 +182,9 @@ def _duplicated(frame: pd.DataFrame, header: list[str] | None) -> list[str]:
 
 def _name(column: object) -> str:
     """A column name for a one-line message: as written, unless it holds line breaks or other
-    unprintable characters (a quoted header may), which its repr escapes."""
+    unprintable characters (a quoted header may) or is long, when it is quoted briefly."""
     text = str(column)
-    return text if text.isprintable() else repr(text)
+    return text if text.isprintable() and len(text) <= 100 else brief(text, 100)
 
 
 def _listing(frame: pd.DataFrame, most: int = 20) -> str:
@@ -211,7 +215,7 @@ def _guess_features(frame: pd.DataFrame, label: str, shown: str) -> list[str]:
         else:
             _refuse_mixed(frame[name], str(name), shown)
     if not numeric:
-        raise DataError(f"{shown}: no numeric feature column besides {label!r}")
+        raise DataError(f"{shown}: no numeric feature column besides {brief(label)}")
     return numeric
 
 
@@ -226,8 +230,8 @@ def _refuse_mixed(column: pd.Series, name: str, shown: str) -> None:
     # Positions, not index labels: pandas may have guessed an index (even NaN) from ragged rows.
     line = int(np.flatnonzero(column.notna().to_numpy())[first]) + 2  # header, 1-based
     raise DataError(
-        f"{shown}: column {name!r} mixes numbers and text ({values.iloc[first]!r} at line "
-        f"{line}); fix the value, or list the features to use"
+        f"{shown}: column {brief(name)} mixes numbers and text ({brief(values.iloc[first])} at "
+        f"line {line}); fix the value, or list the features to use"
     )
 
 
@@ -237,7 +241,7 @@ def _apply_na_policy(frame: pd.DataFrame, policy: str, shown: str) -> pd.DataFra
         return frame
     empty = missing.all()
     if empty.any():
-        raise DataError(f"{shown}: column {str(empty.idxmax())!r} has no values in any row")
+        raise DataError(f"{shown}: column {brief(str(empty.idxmax()))} has no values in any row")
     if policy == "error":
         column = str(missing.any().idxmax())
         rows = np.flatnonzero(missing[column].to_numpy())
@@ -247,7 +251,7 @@ def _apply_na_policy(frame: pd.DataFrame, policy: str, shown: str) -> pd.DataFra
         ranged = isinstance(frame.index, pd.RangeIndex)
         first_line = (int(frame.index[rows[0]]) if ranged else int(rows[0])) + 2
         raise DataError(
-            f"{shown}: column {column!r} has {rows.size} missing values (first at line "
+            f"{shown}: column {brief(column)} has {rows.size} missing values (first at line "
             f"{first_line}); set na: drop to skip such rows"
         )
     kept = frame[~missing.any(axis=1)]
@@ -261,15 +265,17 @@ def _binary_labels(
 ) -> np.ndarray:
     if positive is not None:
         if not (labels == positive).any():
-            raise DataError(f"{shown}: label column {column!r} never equals positive {positive!r}")
+            raise DataError(
+                f"{shown}: label column {brief(column)} never equals positive {brief(positive)}"
+            )
         y = (labels == positive).to_numpy().astype(np.int64)
     else:
         values = set(pd.unique(labels).tolist())
         if not values <= {0, 1}:
-            shown_values = ", ".join(repr(v) for v in sorted(values, key=str)[:5])
+            shown_values = ", ".join(brief(v, 60) for v in sorted(values, key=str)[:5])
             raise DataError(
-                f"{shown}: label column {column!r} is not binary 0/1 (values: {shown_values}); "
-                "set positive to the value that means 1"
+                f"{shown}: label column {brief(column)} is not binary 0/1 (values: "
+                f"{shown_values}); set positive to the value that means 1"
             )
         y = labels.to_numpy().astype(np.int64)
     if np.unique(y).size < 2:
@@ -277,8 +283,8 @@ def _binary_labels(
         value = labels.iloc[0]
         value = value.item() if isinstance(value, np.generic) else value
         raise DataError(
-            f"{shown}: label column {column!r} holds one class only ({value!r} in all {y.size} "
-            "rows); a classifier needs rows of both classes"
+            f"{shown}: label column {brief(column)} holds one class only ({brief(value)} in all "
+            f"{y.size} rows); a classifier needs rows of both classes"
         )
     return y
 
@@ -287,7 +293,7 @@ def _numeric_block(frame: pd.DataFrame, columns: list[str], shown: str) -> np.nd
     block = frame[columns].to_numpy(dtype=np.float64)
     if not np.all(np.isfinite(block)):
         bad = int(np.argmax(~np.isfinite(block).all(axis=0)))
-        raise DataError(f"{shown}: column {columns[bad]!r} holds infinite values")
+        raise DataError(f"{shown}: column {brief(columns[bad])} holds infinite values")
     return block
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from nethical_runner._escape import terminal, terminal_lines
 from nethical_runner.checks.baseline import Baseline
 from nethical_runner.checks.check import Check
 from nethical_runner.checks.collect import collect_checks
@@ -130,20 +131,21 @@ class CheckItem(pytest.Item):
         if outcome.interval is not None:  # the evidence, in the JUnit file too
             for name, value in outcome.interval.record().items():
                 self.user_properties.append((f"interval_{name}", value))
+        # pytest prints these: escaped, so no value in them can start a line (or a command)
         if outcome.skipped:  # reported at the threshold's line: see item_reports
-            pytest.skip(outcome.message)
+            pytest.skip(terminal_lines(outcome.message))
         if outcome.failed:
             raise CheckFailed(outcome.message)
         if outcome.warning:
-            warnings.warn(NethicalWarning(outcome.warning), stacklevel=1)
+            warnings.warn(NethicalWarning(terminal_lines(outcome.warning)), stacklevel=1)
 
     def failure_message(self, error: CheckFailed) -> str:
         """What a missed threshold or a failed training reads as: no traceback, the message
-        and where the threshold is written."""
+        and where the threshold is written, each escaped for the terminal."""
         mark = self.spec.mark_of(self.check.key)
         key = format_key(self.check.key)
         where = f"{self.spec.path}:{mark.line}:{mark.column}" + (f" ({key})" if key else "")
-        return f"{error}\n  threshold at {where}"
+        return f"{terminal_lines(str(error))}\n  threshold at {terminal(where)}"
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         """Located at the threshold's line, so editors and CI annotations jump to it."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nethical_runner._escape import terminal
 from nethical_runner.drift.baseline import accepted_reason
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.pytest_plugin import fixtures, item_reports
@@ -129,4 +130,20 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile |
     roots = parent.config.stash[SPEC_ROOTS_KEY]
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
         return None
-    return SpecFile.from_parent(parent, path=file_path)
+    shown = _escaped_id(file_path, parent.config)
+    if shown is None:
+        return SpecFile.from_parent(parent, path=file_path)
+    return SpecFile.from_parent(parent, path=file_path, nodeid=shown, name=shown.rpartition("/")[2])
+
+
+def _escaped_id(path: Path, config: pytest.Config) -> str | None:
+    """pytest prints a file's node id as it is; a file name with a line break (or bytes that
+    are not UTF-8) would print a line of the spec writer's choosing, a workflow command on
+    GitHub. Such a file gets an escaped id and name (``:`` too, which ids split on); its
+    collection then fails with the located problem (see ``load_spec``)."""
+    try:
+        relative = path.relative_to(config.rootpath).as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    shown = terminal(relative)
+    return None if shown == relative else shown.replace(":", "\\x3a")

@@ -4,7 +4,8 @@ GitHub turns a ``::error file=...,line=...::message`` line on a step's output in
 annotation on that line of the pull request's diff, so a reviewer sees the missed gate next to
 the threshold that was missed. Files are made relative to ``$GITHUB_WORKSPACE`` (the checkout)
 because annotations only attach to repository paths. Escaping follows the runner's rules
-(``@actions/core``): ``%``, CR and LF in every part, and ``:`` and ``,`` in property values.
+(``@actions/core``): ``%``, CR and LF in every part, and ``:`` and ``,`` in property values
+(see :mod:`nethical_runner._escape`), so a message cannot end its line and start a command.
 """
 
 from __future__ import annotations
@@ -14,20 +15,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from nethical_runner._escape import clip, workflow_data, workflow_property
+
 Level = Literal["error", "warning", "notice"]
 
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
     """GitHub Actions sets ``GITHUB_ACTIONS=true`` in every step."""
     return (environ if environ is not None else os.environ).get("GITHUB_ACTIONS") == "true"
-
-
-def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def command(
@@ -42,11 +37,11 @@ def command(
     """One workflow command line, e.g. ``::error file=specs/x.yaml,line=17,col=17::...``."""
     properties = {"file": file, "line": line, "col": column, "title": title}
     written = ",".join(
-        f"{name}={escape_property(str(value))}"
+        f"{name}={workflow_property(clip(str(value), 400))}"
         for name, value in properties.items()
         if value is not None
     )
-    return f"::{level}{' ' + written if written else ''}::{escape_data(message)}"
+    return f"::{level}{' ' + written if written else ''}::{workflow_data(clip(message))}"
 
 
 def repository_path(file: str, invocation_dir: Path, workspace: str | None) -> str:

@@ -4,14 +4,21 @@ Written next to ``results.json`` and appended to ``$GITHUB_STEP_SUMMARY`` when G
 sets it. It leads with the verdict and the table (failures first), then lists each failed
 check with the spec line of its threshold, the warnings (passes on fallback data, SLA warning
 bands, cohorts missing from a baseline), spec errors, and the reliability diagrams.
+
+Every value is escaped where it lands (:mod:`nethical_runner._escape`): names, messages and
+file names may come from a pull request, so none may carry HTML, markdown syntax or a line
+break, and each message is cut to a bounded length (GitHub keeps at most 1 MiB of a step
+summary).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from nethical_runner import __version__
+from nethical_runner._escape import clip, markdown, markdown_code
 from nethical_runner.report.run_report import FAIL, RunReport, headline, table_rows
 
 
@@ -23,7 +30,7 @@ def summary_markdown(
     diagrams_skipped: str | None,
 ) -> str:
     verdict = "failed" if report.failed else "passed"
-    lines = [f"## nethical-runner {verdict}: {headline(report)}", ""]
+    lines = [f"## nethical-runner {verdict}: {markdown(headline(report))}", ""]
     headers, cells = table_rows(report, source_width=None)
     if cells:
         lines += _table(headers, [[_bold_failure(cell) for cell in row] for row in cells])
@@ -35,13 +42,13 @@ def summary_markdown(
             ["check", "decision", "value", "interval", "threshold", "message", "threshold at"],
             [
                 [
-                    f"`{_label(c)}`",
-                    c["decision"],
+                    markdown_code(_label(c)),
+                    markdown(c["decision"]),
                     _value(c["value"]),
                     _interval(c["interval"]),
                     _value(c["threshold"]),
-                    c["message"],
-                    f"`{c['file']}:{c['line']}`",
+                    _text(c["message"]),
+                    markdown_code(f"{c['file']}:{c['line']}"),
                 ]
                 for c in failed
             ],
@@ -53,8 +60,8 @@ def summary_markdown(
             ["check", "decision", "value", "interval", "threshold"],
             [
                 [
-                    f"`{_label(c)}`",
-                    c["decision"],
+                    markdown_code(_label(c)),
+                    markdown(c["decision"]),
                     _value(c["value"]),
                     _interval(c["interval"]),
                     _value(c["threshold"]),
@@ -68,10 +75,12 @@ def summary_markdown(
     warned = [(c, c["warning"]) for c in checks if c["warning"] and c["outcome"] == "passed"]
     if warned:
         lines += ["### Warnings", ""]
-        lines += [f"- `{_label(c)}`: {_inline(warning)}" for c, warning in warned] + [""]
+        lines += [f"- {markdown_code(_label(c))}: {_text(warning)}" for c, warning in warned]
+        lines += [""]
     if report.errors:
         lines += ["### Spec errors", ""]
-        lines += [f"- `{_where(e)}`: {_inline(e['message'])}" for e in report.errors] + [""]
+        lines += [f"- {markdown_code(_where(e))}: {_text(e['message'])}" for e in report.errors]
+        lines += [""]
     lines += _diagrams(report, diagrams, diagrams_skipped)
     lines += [f"<sub>nethical-runner {__version__}, run {run_id}; details in results.json</sub>"]
     return "\n".join(lines) + "\n"
@@ -81,7 +90,7 @@ def _diagrams(
     report: RunReport, diagrams: Mapping[tuple[str, str], str], skipped: str | None
 ) -> list[str]:
     if skipped is not None:
-        return [f"Reliability diagrams skipped: {skipped}.", ""]
+        return [f"Reliability diagrams skipped: {markdown(skipped)}.", ""]
     if not diagrams:
         return []
     lines = ["### Reliability diagrams", ""]
@@ -91,8 +100,9 @@ def _diagrams(
             reliability = row.record["reliability"]
             bins = len(reliability["bins"])
             lines.append(
-                f"- [{row.spec} / {row.cohort}]({path}): ECE {reliability['ece']:.4f} over "
-                f"{bins} bins ({reliability['confidence']} confidence)"
+                f"- [{markdown(f'{row.spec} / {row.cohort}')}]({quote(path, safe='/@')}): ECE "
+                f"{reliability['ece']:.4f} over {bins} bins "
+                f"({markdown(str(reliability['confidence']))} confidence)"
             )
     return [*lines, ""]
 
@@ -112,7 +122,7 @@ def _value(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    return markdown(clip(str(value), 200))
 
 
 def _interval(interval: Mapping[str, Any] | None) -> str:
@@ -122,7 +132,7 @@ def _interval(interval: Mapping[str, Any] | None) -> str:
     level = f"{float(interval['level']) * 100:.4g}%"
     return (
         f"{_value(interval['low'])} to {_value(interval['high'])} ({level} "
-        f"{interval['method']}, {interval['rows']} rows)"
+        f"{markdown(str(interval['method']))}, {interval['rows']} rows)"
     )
 
 
@@ -133,23 +143,22 @@ def _error_rates(checks: list[Any]) -> list[str]:
         note = check["properties"].get("error_rate")
         if check["kind"] == "drift" and isinstance(note, str):
             found.setdefault(check["spec"], note)
-    return [f"- `{spec}`: {_inline(note)}" for spec, note in sorted(found.items())]
+    return [f"- {markdown_code(spec)}: {_text(note)}" for spec, note in sorted(found.items())]
 
 
 def _bold_failure(cell: str) -> str:
-    return f"**{cell}**" if cell == FAIL else cell
+    return f"**{cell}**" if cell == FAIL else markdown(cell)
 
 
-def _inline(text: str) -> str:
-    return " ".join(text.split())
+def _text(text: str) -> str:
+    """A message as one line of literal markdown: our own line breaks become spaces, then
+    everything is escaped and the length bounded."""
+    return markdown(clip(" ".join(text.split())))
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """``rows`` hold escaped markdown; a pipe in a cell (escaped text or a code span) is
+    escaped for the table, as GFM reads ``\\|`` in both."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return [*lines, ""]
-
-
-def _cell(text: str) -> str:
-    """Markdown table cells may hold neither a pipe nor a line break."""
-    return _inline(text).replace("|", "\\|")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from nethical_runner._escape import terminal
 from nethical_runner._files import atomic_write_json, atomic_write_text
 from nethical_runner._names import diagram_file
 from nethical_runner.report import github
@@ -47,7 +48,7 @@ def publish(report: RunReport, out_dir: Path, run_id: str) -> Written:
         atomic_write_json(out_dir / "results.json", document)
         text = summary_markdown(report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped)
         atomic_write_text(out_dir / "summary.md", text)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a value JSON or UTF-8 cannot hold
         return Written(None, None, {}, None, f"cannot write the run summary to {out_dir}: {error}")
     written = Written(out_dir / "results.json", out_dir / "summary.md", diagrams, skipped)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -95,20 +96,23 @@ def summary_lines(
     report: RunReport, written: Written | None, *, invocation_dir: Path
 ) -> list[tuple[str, bool]]:
     """The end-of-run lines, each with whether it is an error (shown in red): the table, the
-    headline, where the files went, and on GitHub Actions the annotations."""
+    headline, where the files went, and on GitHub Actions the annotations. Each line is
+    escaped for a terminal (the annotations for the runner), so the only workflow commands
+    a run prints are its annotations."""
     lines: list[tuple[str, bool]] = []
     if report.checks:
         lines.append((terminal_table(report), False))
     lines.append((headline(report), False))
     if written is not None:
         if written.results is not None:
-            lines.append((f"results: {written.results}", False))
+            lines.append((terminal(f"results: {written.results}"), False))
         if written.summary is not None:
-            lines.append((f"summary: {written.summary}", False))
+            lines.append((terminal(f"summary: {written.summary}"), False))
         if written.diagrams_skipped:
-            lines.append((f"reliability diagrams skipped: {written.diagrams_skipped}", False))
+            skipped = f"reliability diagrams skipped: {written.diagrams_skipped}"
+            lines.append((terminal(skipped), False))
         if written.error:
-            lines.append((written.error, True))
+            lines.append((terminal(written.error), True))
     if github.enabled():
         for line in github.check_annotations(
             report.sorted_checks(),

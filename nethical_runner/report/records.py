@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nethical_runner._escape import clip
 from nethical_runner.checks.check import Check
 from nethical_runner.checks.collect import Judged
 from nethical_runner.checks.outcome import Decision, Outcome
@@ -70,8 +71,8 @@ def check_record(
         "interval": None
         if decision is None or decision.interval is None
         else decision.interval.record(),
-        "message": message,
-        "warning": warning,
+        "message": clip(message),  # bounded however long a message its source wrote
+        "warning": None if warning is None else clip(warning),
         "metric": properties.get("metric"),
         "value": plain(properties.get("value")),
         "threshold": plain(properties.get("threshold")),
@@ -158,7 +159,7 @@ def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path)
     }
     trained = result.cohorts[cohort_id]
     if isinstance(trained, CohortFailure):
-        record["error"] = trained.reason
+        record["error"] = clip(trained.reason)
         return record
     dataset = trained.dataset
     probabilities = trained.validation_probabilities

@@ -16,6 +16,7 @@ from typing import Any
 from tabulate import tabulate
 
 from nethical_runner import __version__
+from nethical_runner._escape import terminal
 from nethical_runner.checks.baseline import RESULTS_FORMAT
 from nethical_runner.report.record_types import (
     CheckRecord,
@@ -225,8 +226,10 @@ def table_rows(report: RunReport, *, source_width: int | None) -> tuple[list[str
 
 
 def terminal_table(report: RunReport) -> str:
+    """The table for a terminal: every cell escaped, so none can break its line."""
     headers, cells = table_rows(report, source_width=MAX_SOURCE_WIDTH)
-    return tabulate(cells, headers=headers, tablefmt="simple", disable_numparse=True)
+    shown = [[terminal(cell) for cell in row] for row in cells]
+    return tabulate(shown, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
 def headline(report: RunReport) -> str:

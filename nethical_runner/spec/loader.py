@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from nethical_runner._escape import brief, clip, terminal
 from nethical_runner.models import REGISTRY, Model, build_model
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES, EstimatorError
 from nethical_runner.spec.config import DriftConfig, RunConfig, SliceConfig, SpecDocument
@@ -115,6 +117,9 @@ def load_spec(
     absent): the caller's configuration decides both, never the spec. ``rules`` are checked
     too, once the spec is otherwise valid.
     """
+    name_problem = file_name_problem(path)
+    if name_problem is not None:
+        raise SpecError([name_problem])
     try:
         raw = read_spec_bytes(path)  # once, bounded: the hash is of the bytes that were parsed
         document = read_yaml(path, raw)
@@ -124,6 +129,19 @@ def load_spec(
         raise SpecError(error.problems) from None
     digest = hashlib.sha256(raw).hexdigest()
     return build_spec(path, document, digest, estimator_prefixes, root or Path.cwd(), rules)
+
+
+def file_name_problem(path: Path) -> Problem | None:
+    """A spec's file name is shown in every message, record and audit event about it, so it
+    must read the same on a terminal: UTF-8 (a Linux name can be any bytes, which no audit
+    event, JSON string or markdown file can hold), printable, and no workflow command. Such a
+    file is refused, named with its odd characters as escapes (``bad\\xff.yaml``)."""
+    written = os.fspath(path)
+    shown = terminal(written)
+    if shown == written:
+        return None
+    message = "the file name is not printable UTF-8 text (shown with escapes); rename the file"
+    return Problem(Path(shown), Mark(1, 1), "", message)
 
 
 def build_spec(
@@ -154,7 +172,7 @@ def build_spec(
         cohort_id = override["id"]
         if cohort_id in first_use:
             first = first_use[cohort_id]
-            message = f"duplicate cohort id {cohort_id!r} (first used by cohorts[{first}])"
+            message = f"duplicate cohort id {brief(cohort_id)} (first used by cohorts[{first}])"
             problems.append(context.problem((*origin, "id"), message))
             continue
         first_use[cohort_id] = index
@@ -292,28 +310,28 @@ def _message(detail: Any, model: type[BaseModel], loc: KeyPath) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "less_than_equal":
-        return f"{value!r} is above the maximum {ctx['le']!r}"
+        return f"{brief(value)} is above the maximum {ctx['le']!r}"
     if kind == "greater_than_equal":
-        return f"{value!r} is below the minimum {ctx['ge']!r}"
+        return f"{brief(value)} is below the minimum {ctx['ge']!r}"
     if kind == "less_than":
-        return f"{value!r} must be below {ctx['lt']!r}"
+        return f"{brief(value)} must be below {ctx['lt']!r}"
     if kind == "greater_than":
-        return f"{value!r} must be above {ctx['gt']!r}"
+        return f"{brief(value)} must be above {ctx['gt']!r}"
     if kind == "literal_error":
-        return f"{value!r} is not one of {ctx['expected']}"
+        return f"{brief(value)} is not one of {ctx['expected']}"
     if kind == "string_pattern_mismatch":
-        return f"{value!r} must match {ctx['pattern']} (lowercase letters, digits, _ . -)"
+        return f"{brief(value)} must match {ctx['pattern']} (lowercase letters, digits, _ . -)"
     if kind == "too_short":
         return f"needs at least {ctx['min_length']} item(s), got {ctx['actual_length']}"
     if kind == "too_long":
         return f"takes at most {ctx['max_length']} item(s), got {ctx['actual_length']}"
     if kind in {"string_too_long", "string_too_short"}:
-        return f"{value!r}: {detail['msg'].lower()}"
+        return f"{brief(value)}: {detail['msg'].lower()}"
     if kind.endswith("_type"):
         expected = kind.removesuffix("_type")
         expected = {"dict": "mapping", "model": "mapping", "int": "integer"}.get(expected, expected)
-        return f"expected {expected}, got {type(value).__name__} {value!r}"
-    message = str(detail["msg"])
+        return f"expected {expected}, got {type(value).__name__} {brief(value)}"
+    message = clip(str(detail["msg"]), 500)  # pydantic's own text may quote the input
     return message.removeprefix("Value error, ")
 
 

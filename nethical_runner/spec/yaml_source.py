@@ -26,6 +26,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from nethical_runner._escape import BRIEF_LIMIT, brief, terminal
+
 KeyPath = tuple[str | int, ...]
 
 MAX_SPEC_BYTES = 1024 * 1024
@@ -68,8 +70,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """``file:line:col: key: message`` on one line that is safe to print: a file name or
+        message holding a line break or control character shows it as an escape."""
         where = f"{self.path}:{self.mark.line}:{self.mark.column}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        return terminal(text)
 
 
 @dataclass
@@ -100,10 +105,17 @@ class Document:
 
 
 def format_key(path: KeyPath) -> str:
-    """``("cohorts", 1, "id")`` -> ``cohorts[1].id``."""
+    """``("cohorts", 1, "id")`` -> ``cohorts[1].id``. A key a spec made up that is long or not
+    printable (``"x\\n::error ..."``) is quoted briefly, ``gate['x\\n::error ...']``, so the
+    key path stays one short line wherever it is shown."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not part.isprintable() or len(part) > BRIEF_LIMIT:
+            text += f"[{brief(part)}]"
+        else:
+            text += f".{part}" if text else part
     return text
 
 
@@ -262,7 +274,7 @@ class _Builder:
             return None
         self.marks[key] = _mark(node)
         if node.tag not in _CORE_TAGS:
-            self._problem(node, key, f"tag {node.tag!r} is not allowed")
+            self._problem(node, key, f"tag {brief(node.tag)} is not allowed")
             return _REFUSED
         if isinstance(node, ScalarNode):
             return self._scalar(node, key)
@@ -294,7 +306,9 @@ class _Builder:
                 self._problem(key_node, key, "only plain keys are allowed (no merge keys)")
                 continue
             if key_node.tag != "tag:yaml.org,2002:str":
-                self._problem(key_node, key, f"key {key_node.value!r} must be a string (quote it)")
+                self._problem(
+                    key_node, key, f"key {brief(key_node.value)} must be a string (quote it)"
+                )
                 continue
             name = key_node.value
             path: KeyPath = (*key, name)
@@ -317,9 +331,11 @@ class _Builder:
             return _REFUSED
         if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in _YAML12_BOOLEANS:
             if node.value.lower() in _YAML11_BOOLEANS:
-                message = f"{node.value!r} is a YAML 1.1 boolean; write true or false, or quote it"
+                message = (
+                    f"{brief(node.value)} is a YAML 1.1 boolean; write true or false, or quote it"
+                )
             else:
-                message = f"{node.value!r} is not a valid !!bool; write true or false"
+                message = f"{brief(node.value)} is not a valid !!bool; write true or false"
             self._problem(node, key, message)
             return _REFUSED
         numeric = node.tag in (_INT_TAG, _FLOAT_TAG)
@@ -338,7 +354,7 @@ class _Builder:
         except (ValueError, IndexError, KeyError, yaml.YAMLError):
             # PyYAML converts explicitly tagged text without checking it: ``!!int ""`` ends in
             # an IndexError.
-            self._problem(node, key, f"{node.value!r} is not a valid {_short(node.tag)}")
+            self._problem(node, key, f"{brief(node.value)} is not a valid {_short(node.tag)}")
             return _REFUSED
         if numeric:
             refusal = _yaml11_number(node.value, value)

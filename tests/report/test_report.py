@@ -320,7 +320,7 @@ def test_spec_errors_are_reported_and_annotated(
     ]
     assert document["outcome"] == "failed"
     assert (
-        "- `specs/bad.yaml:6:22`: gate.min_accuracy: 1.5"
+        "- `specs/bad.yaml:6:22`: gate.min\\_accuracy: 1.5"  # markdown, escaped
         in (out(pytester) / "summary.md").read_text()
     )
 
