@@ -8,19 +8,19 @@ could open a link, an image, HTML or a code span, or close a table cell, is esca
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from tabulate import tabulate
 
+from nethical_runner._escape import markdown as markdown_text
+from nethical_runner._escape import markdown_code
+from nethical_runner._escape import terminal as terminal_text
 from nethical_runner.report.specdiff.compare import Change
 from nethical_runner.report.specdiff.rules import ABSENT, CHANGED, LOOSENED, TIGHTENED
 
 MAX_CELL = 60
-_MARKDOWN_SPECIAL = str.maketrans({char: f"\\{char}" for char in "\\`[]<>&|"})
 
 
 def value_text(value: Any, default: bool = False) -> str:
@@ -45,22 +45,6 @@ def _flow(value: Any) -> str:
     return str(value)
 
 
-def printable(text: str) -> str:
-    """``text`` with every control, format or unassigned character as a Python escape."""
-    return "".join(_escape(char) if unicodedata.category(char)[0] == "C" else char for char in text)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return (
-        f"\\x{code:02x}"
-        if code < 0x100
-        else f"\\u{code:04x}"
-        if code < 0x10000
-        else f"\\U{code:08x}"
-    )
-
-
 def headline(changes: Sequence[Change], base: str, head: str) -> str:
     """``2 loosened, 1 tightened, 3 changed in 2 specs (base abc1234, head working tree)``."""
     if not changes:
@@ -72,12 +56,12 @@ def headline(changes: Sequence[Change], base: str, head: str) -> str:
 
 
 def terminal(changes: Sequence[Change], base: str, head: str) -> str:
-    rows = [[printable(cell) for cell in _cells(change)] for change in changes]
+    rows = [[terminal_text(cell) for cell in _cells(change)] for change in changes]
     lines = []
     if rows:
         headers = ["spec", "key", "old", "new", "change", "note"]
         lines.append(tabulate(rows, headers=headers, tablefmt="simple"))
-    lines.append(printable(headline(changes, base, head)))
+    lines.append(terminal_text(headline(changes, base, head)))
     return "\n".join(lines) + "\n"
 
 
@@ -99,9 +83,9 @@ def markdown(changes: Sequence[Change], base: str, head: str) -> str:
         lines += [f"### {_code(spec)}", "", "| key | old | new | change | note |", "|---" * 5 + "|"]
         for change in (c for c in changes if c.spec == spec):
             _spec, key, *cells = _cells(change)
-            if change.verdict == LOOSENED:
-                cells[2] = f"**{change.verdict}**"
             row = [_code(key).replace("|", "\\|"), *(_text(cell) for cell in cells)]
+            if change.verdict == LOOSENED:
+                row[3] = f"**{row[3]}**"
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -109,12 +93,9 @@ def markdown(changes: Sequence[Change], base: str, head: str) -> str:
 
 def _text(text: str) -> str:
     """Literal markdown text (no markup, no raw HTML, no cell boundary) on one line."""
-    return printable(text).translate(_MARKDOWN_SPECIAL)
+    return markdown_text(text).replace("|", "\\|")
 
 
 def _code(text: str) -> str:
-    """A code span holding ``text`` literally: its fence is longer than any backtick run in it."""
-    text = printable(text)
-    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    """A code span holding ``text`` literally, safe inside a table cell."""
+    return markdown_code(text)
