@@ -37,14 +37,18 @@ def now() -> str:
 
 
 class Secrets:
-    """Values of secret-looking environment variables, longest first (so a secret containing
-    another is scrubbed whole). Its ``repr`` is redacted: the object sits in locals that a
-    traceback under ``pytest -l`` prints."""
+    """Values of secret-looking environment variables, to scrub from every string.
 
-    __slots__ = ("_values",)
+    Held as one compiled pattern (longest first, so a secret containing another is scrubbed
+    whole) and never as a plain string in a local: the object sits in frames whose locals a
+    traceback under ``pytest -l`` prints, so its ``repr`` is redacted too."""
+
+    __slots__ = ("_count", "_pattern")
 
     def __init__(self, values: Iterable[str] = ()) -> None:
-        self._values = tuple(sorted(set(values), key=len, reverse=True))
+        ordered = sorted(set(values), key=len, reverse=True)
+        self._count = len(ordered)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Secrets:
@@ -54,12 +58,10 @@ class Secrets:
         )
 
     def scrub(self, text: str) -> str:
-        for secret in self._values:
-            text = text.replace(secret, REDACTED)
-        return text
+        return text if self._pattern is None else self._pattern.sub(REDACTED, text)
 
     def __repr__(self) -> str:
-        return f"Secrets({len(self._values)} [redacted])"
+        return f"Secrets({self._count} [redacted])"
 
     __str__ = __repr__
 

@@ -15,7 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nethical_runner.audit.formats import FormatError, PreviousHead, TreeHead, read_head
+from nethical_runner.audit.formats import (
+    MAX_CHUNK_BYTES,
+    FormatError,
+    PreviousHead,
+    TreeHead,
+    read_bounded,
+    read_head,
+)
 from nethical_runner.audit.proofs import EventOutOfRange, ProofError, check_proof, prove
 from nethical_runner.audit.signing import key_from_env, signature_valid
 from nethical_runner.audit.verify import verify
@@ -114,11 +121,16 @@ def _prove(directory: Path, index: int) -> int:
 
 def _check_proof(args: argparse.Namespace) -> int:
     try:
-        text = sys.stdin.read() if args.proof == "-" else Path(args.proof).read_text("utf-8")
+        if args.proof == "-":
+            text: str | bytes = sys.stdin.read(MAX_CHUNK_BYTES)
+        else:
+            text = read_bounded(Path(args.proof), MAX_CHUNK_BYTES)  # a regular file, bounded
         document = json.loads(text)
+    except FormatError as error:
+        return _error(f"{args.proof}: {error.message}")
     except OSError as error:
         return _error(f"{args.proof}: cannot be read: {error.strerror}")
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         return _error(f"{args.proof}: not valid JSON: {error}")
     trusted = _trusted_root(args)
     if isinstance(trusted, int):

@@ -394,3 +394,15 @@ def test_a_cut_back_log_is_found_with_the_head_results_json_recorded(
         ]
     )
     assert code == 1
+
+
+def test_check_proof_refuses_a_fifo(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "proof.json")
+    done = run_isolated(
+        f"""
+        from nethical_runner.cli.main import main
+        print("exit", main(["audit", "check-proof", {str(tmp_path / "proof.json")!r},
+                            "--root", "0" * 64, "--size", "1"]))
+        """
+    )
+    assert "exit 2" in done.stdout and "is not a regular file" in done.stderr, done
