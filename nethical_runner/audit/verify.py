@@ -450,7 +450,13 @@ class _Verifier:
                     f"{where} is the summary of the run ending at event {end}, not of the "
                     f"newest run (ending at event {last}), whose summaries were not written"
                 )
-            rebuilt = list(expected.values())[-1]
+            cohorts = {entry["cohort"]: entry for entry in expected.values()}
+            rebuilt = cohorts.get(summary.get("cohort"), list(cohorts.values())[-1])
+            if rebuilt is not list(cohorts.values())[-1]:  # a kill between two cohorts' copies
+                self.report.notes.append(
+                    f"{where} is the summary of cohort {rebuilt['cohort']}, not of its run's "
+                    "last cohort: writing the summaries was interrupted"
+                )
         elif path.name in expected:
             rebuilt = expected[path.name]
         else:
