@@ -28,6 +28,8 @@ Kind = Literal[
     "reordered",  # events or chunks moved
     "rewritten",  # heads that no longer agree with the events or with each other
     "signature",  # a missing or bad HMAC
+    "unexpected",  # a file that is no part of a log, or not a regular file (never opened)
+    "locked",  # the log's lock was held longer than verify waits
 ]
 
 
@@ -63,7 +65,7 @@ def _event_findings(
                 "removed",
                 f"starts at event {chunk.first_index} but the chunks before it end at event "
                 f"{expected_first - 1}: event(s) "
-                f"{ranges(range(expected_first, chunk.first_index))} were removed",
+                f"{span(expected_first, chunk.first_index - 1)} were removed",
             )
         else:
             yield (
@@ -72,8 +74,15 @@ def _event_findings(
                 f"events up to {expected_first - 1}: events were inserted",
             )
     first = chunk.first_index
+    if chunk.event_count > max(len(chunk.events), len(chunk.leaf_hashes)):
+        yield (
+            "malformed",
+            f"says it holds {chunk.event_count} events, but lists {len(chunk.events)} events "
+            f"and {len(chunk.leaf_hashes)} leaf hashes",
+        )
+        return  # the list of expected indexes is bounded by what the file holds
     expected = list(range(first, first + chunk.event_count))
-    parsed = [_parse_event(text) for text in chunk.events]
+    parsed = [parse_event(text) for text in chunk.events]
     indexes = [_index_of(event) for event in parsed]
     hashes = [leaf_hash(text.encode("utf-8")).hex() for text in chunk.events]
     edited = _edited_in_place(indexes, expected, hashes, chunk.leaf_hashes)
@@ -106,7 +115,7 @@ def _event_findings(
                 f"modified event {index} (position {position} in this chunk): its bytes do not "
                 "match its recorded leaf hash",
             )
-        elif event is not None and canonical_json(event) != data:
+        elif event is not None and not _canonical(event, data):
             yield "malformed", f"event {index} is not stored as canonical JSON"
 
 
@@ -163,12 +172,26 @@ def _order_findings(
         yield "reordered", f"events were reordered: {', '.join(moved[:6])}"
 
 
-def _parse_event(text: str) -> dict[str, Any] | None:
+def parse_event(text: str | bytes) -> dict[str, Any] | None:
+    """The event as a JSON object, or None for anything else (junk, nesting deeper than the
+    parser's recursion limit, a number too long to convert)."""
     try:
         event = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return event if isinstance(event, dict) else None
+
+
+def _canonical(event: dict[str, Any], data: bytes) -> bool:
+    try:
+        return canonical_json(event) == data
+    except (ValueError, RecursionError):
+        return False
+
+
+def span(first: int, last: int) -> str:
+    """``3-5``, or ``3`` when the range holds one number."""
+    return str(first) if first == last else f"{first}-{last}"
 
 
 def _index_of(event: dict[str, Any] | None) -> int | None:

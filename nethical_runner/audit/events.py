@@ -36,22 +36,44 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """Values of secret-looking environment variables, longest first (so a secret containing
-    another is scrubbed whole)."""
-    env = os.environ if environ is None else environ
-    found = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH}
-    return tuple(sorted(found, key=len, reverse=True))
+class Secrets:
+    """Values of secret-looking environment variables, to scrub from every string.
+
+    Held as one compiled pattern (longest first, so a secret containing another is scrubbed
+    whole) and never as a plain string in a local: the object sits in frames whose locals a
+    traceback under ``pytest -l`` prints, so its ``repr`` is redacted too."""
+
+    __slots__ = ("_count", "_pattern")
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        ordered = sorted(set(values), key=len, reverse=True)
+        self._count = len(ordered)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Secrets:
+        env = os.environ if environ is None else environ
+        return cls(
+            v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH
+        )
+
+    def scrub(self, text: str) -> str:
+        return text if self._pattern is None else self._pattern.sub(REDACTED, text)
+
+    def __repr__(self) -> str:
+        return f"Secrets({self._count} [redacted])"
+
+    __str__ = __repr__
 
 
-def json_safe(value: Any, secrets: Iterable[str] = ()) -> Any:
+def json_safe(value: Any, secrets: Secrets | None = None) -> Any:
     """``value`` as plain JSON data (numpy scalars and arrays, paths and tuples converted),
     with every secret replaced by ``[redacted]``.
 
     Raises ValueError for NaN or infinite floats and for objects JSON cannot hold: the log must
     be readable by any JSON parser, and a silently stringified object is not evidence.
     """
-    secrets = tuple(secrets)
+    secrets = Secrets() if secrets is None else secrets
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, np.ndarray):
@@ -65,9 +87,7 @@ def json_safe(value: Any, secrets: Iterable[str] = ()) -> Any:
             raise ValueError(f"{value} cannot be stored in an audit event (not valid JSON)")
         return value
     if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
+        return secrets.scrub(value)
     if isinstance(value, Mapping):
         return {json_safe(str(k), secrets): json_safe(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -2,13 +2,18 @@
 
 A run's events become new chunk files and then one new tree head, all under the log's lock:
 
-1. read the latest head and the committed chunks, and refuse to go on if they disagree (a
-   writer must not sign off on a log that was tampered with);
+1. read the latest head and the committed chunks, and refuse to go on if they disagree or the
+   head's signature fails (a writer must not sign off on a log that was tampered with);
 2. delete chunk files beyond the latest head: they are what a run killed between steps 3 and 4
    left behind, and were never part of the log;
 3. write the new chunk files (atomically, then fsync the folder);
 4. write the new head, which commits them, with the RFC 9162 consistency proof from the
-   previous head (and an HMAC when ``NETHICAL_AUDIT_KEY`` is set).
+   previous head and the SHA-256 of each new chunk (and an HMAC when ``NETHICAL_AUDIT_KEY`` is
+   set).
+
+The lock is waited for at most :data:`~nethical_runner.audit.lock.LOCK_TIMEOUT_S`, and files
+are read only when they are regular files of bounded size, so a planted pipe or a hung writer
+makes an append fail with a message instead of hanging it.
 
 The head is the commit point. A run that dies before it leaves only chunks no head covers:
 ``verify`` reports them as uncommitted and ignores them, and the next append removes them. So a
@@ -28,6 +33,7 @@ from nethical_runner.audit.events import now
 from nethical_runner.audit.formats import (
     CHUNKS_DIR,
     HEADS_DIR,
+    SUMMARIES_DIR,
     Chunk,
     FormatError,
     PreviousHead,
@@ -39,7 +45,7 @@ from nethical_runner.audit.formats import (
     read_chunk,
     read_head,
 )
-from nethical_runner.audit.lock import exclusive_lock
+from nethical_runner.audit.lock import LockError, exclusive_lock
 from nethical_runner.audit.merkle import (
     canonical_json,
     consistency_proof,
@@ -47,7 +53,7 @@ from nethical_runner.audit.merkle import (
     merkle_root,
     verify_consistency,
 )
-from nethical_runner.audit.signing import sign
+from nethical_runner.audit.signing import AuditKey, sign, signature_valid
 
 CommitHook = Callable[[TreeHead, int], None]
 
@@ -71,7 +77,7 @@ def append_events(
     run_id: str,
     created_at: str,
     chunk_size: int,
-    key: bytes | None,
+    key: AuditKey | None,
     on_commit: CommitHook | None = None,
 ) -> tuple[TreeHead, int]:
     """Append ``events`` (without their ``index``, which is assigned here) as one run.
@@ -84,39 +90,57 @@ def append_events(
         raise ValueError("a run appends at least one event")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    with exclusive_lock(directory):
-        latest, leaves = _committed(directory)
-        _discard_uncommitted(directory, latest.chunk_count if latest else 0)
-        first = len(leaves)
-        encoded = [canonical_json({**event, "index": first + i}) for i, event in enumerate(events)]
-        chunk_count = _write_chunks(
-            directory,
-            encoded,
-            first_index=first,
-            first_chunk=(latest.chunk_count if latest else 0) + 1,
-            run_id=run_id,
-            created_at=created_at,
-            chunk_size=chunk_size,
-        )
-        head = _next_head(latest, leaves, encoded, run_id=run_id, chunk_count=chunk_count)
-        if key is not None:
-            head = sign(head, key)
-        atomic_write_json(directory / HEADS_DIR / head_name(head.sequence), _dump(head))
-        _fsync_folder(directory / HEADS_DIR)
-        if on_commit is not None:
-            try:
-                on_commit(head, first)
-            except OSError as error:
-                raise AuditLogError(
-                    f"the run's events are committed (head {head.sequence}), but writing "
-                    f"what follows them failed: {error}",
-                    committed=(head, first),
-                ) from error
-        return head, first
+    try:
+        with exclusive_lock(directory):
+            return _append(directory, events, run_id, created_at, chunk_size, key, on_commit)
+    except LockError as error:
+        raise AuditLogError(f"cannot append: {error}") from None
 
 
-def _committed(directory: Path) -> tuple[TreeHead | None, list[bytes]]:
-    """The latest head and the events it commits to, checked against each other."""
+def _append(
+    directory: Path,
+    events: Sequence[Mapping[str, Any]],
+    run_id: str,
+    created_at: str,
+    chunk_size: int,
+    key: AuditKey | None,
+    on_commit: CommitHook | None,
+) -> tuple[TreeHead, int]:
+    latest, leaves = _committed(directory, key)
+    _discard_uncommitted(directory, latest.chunk_count if latest else 0)
+    first = len(leaves)
+    encoded = [canonical_json({**event, "index": first + i}) for i, event in enumerate(events)]
+    chunk_count, digests = _write_chunks(
+        directory,
+        encoded,
+        first_index=first,
+        first_chunk=(latest.chunk_count if latest else 0) + 1,
+        run_id=run_id,
+        created_at=created_at,
+        chunk_size=chunk_size,
+    )
+    head = _next_head(
+        latest, leaves, encoded, run_id=run_id, chunk_count=chunk_count, digests=digests
+    )
+    if key is not None:
+        head = sign(head, key)
+    atomic_write_json(directory / HEADS_DIR / head_name(head.sequence), _dump(head))
+    _fsync_folder(directory / HEADS_DIR)
+    if on_commit is not None:
+        try:
+            on_commit(head, first)
+        except OSError as error:
+            raise AuditLogError(
+                f"the run's events are committed (head {head.sequence}), but writing "
+                f"what follows them failed: {error}",
+                committed=(head, first),
+            ) from error
+    return head, first
+
+
+def _committed(directory: Path, key: AuditKey | None) -> tuple[TreeHead | None, list[bytes]]:
+    """The latest head and the events it commits to, checked against each other (and its
+    signature against ``key``)."""
     heads = head_files(directory)
     if not heads:
         return None, []  # a new log (chunks without any head are an interrupted first run)
@@ -124,7 +148,12 @@ def _committed(directory: Path) -> tuple[TreeHead | None, list[bytes]]:
     try:
         latest = read_head(heads[sequence])
     except FormatError as error:
-        raise _refusal(directory, str(error)) from None
+        raise _refusal(directory, f"{HEADS_DIR}/{error}") from None
+    where = f"{HEADS_DIR}/{head_name(sequence)}"
+    if latest.sequence != sequence:
+        raise _refusal(directory, f"{where} holds head {latest.sequence}")
+    if key is not None and not signature_valid(latest, key):
+        raise _refusal(directory, f"{where} has a bad or no signature")
     files = chunk_files(directory)
     leaves: list[bytes] = []
     for chunk_id in range(1, latest.chunk_count + 1):
@@ -137,7 +166,6 @@ def _committed(directory: Path) -> tuple[TreeHead | None, list[bytes]]:
             raise _refusal(directory, f"{CHUNKS_DIR}/{error}") from None
         leaves.extend(text.encode("utf-8") for text in chunk.events)
     if len(leaves) != latest.tree_size or merkle_root(leaves) != latest.root_bytes:
-        where = f"{HEADS_DIR}/{head_name(sequence)}"
         raise _refusal(directory, f"the committed chunks do not match {where}")
     return latest, leaves
 
@@ -149,14 +177,17 @@ def _refusal(directory: Path, problem: str) -> AuditLogError:
 
 
 def _discard_uncommitted(directory: Path, committed_chunks: int) -> None:
-    """Remove what an interrupted writer left: chunks no head covers, and temp files."""
+    """Remove what an interrupted writer left: chunks no head covers, and temp files (of
+    chunks, heads and summaries; no other writer is mid-write while the lock is held)."""
+    summaries = directory / SUMMARIES_DIR
     for chunk_id, path in chunk_files(directory).items():
         if chunk_id > committed_chunks:
             path.unlink()
-    for folder in (directory / CHUNKS_DIR, directory / HEADS_DIR):
+    for folder in (directory, directory / CHUNKS_DIR, directory / HEADS_DIR, summaries):
         if folder.is_dir():
             for stale in folder.glob(".*.tmp"):
-                stale.unlink(missing_ok=True)
+                if stale.is_symlink() or not stale.is_dir():
+                    stale.unlink(missing_ok=True)
 
 
 def _write_chunks(
@@ -168,10 +199,12 @@ def _write_chunks(
     run_id: str,
     created_at: str,
     chunk_size: int,
-) -> int:
-    """Write ``encoded`` as chunks of at most ``chunk_size``; returns the last chunk id."""
+) -> tuple[int, list[str]]:
+    """Write ``encoded`` as chunks of at most ``chunk_size``; returns the last chunk id and
+    each new chunk's digest."""
     finalized_at = now()
     chunk_id = first_chunk - 1
+    digests = []
     for start in range(0, len(encoded), chunk_size):
         part = encoded[start : start + chunk_size]
         chunk_id += 1
@@ -187,8 +220,9 @@ def _write_chunks(
             events=[leaf.decode("utf-8") for leaf in part],
         )
         atomic_write_json(directory / CHUNKS_DIR / chunk_name(chunk_id), _dump(chunk))
+        digests.append(chunk.digest())
     _fsync_folder(directory / CHUNKS_DIR)  # the chunks are durable before a head names them
-    return chunk_id
+    return chunk_id, digests
 
 
 def _next_head(
@@ -198,6 +232,7 @@ def _next_head(
     *,
     run_id: str,
     chunk_count: int,
+    digests: list[str],
 ) -> TreeHead:
     grown = [*leaves, *encoded]
     root = merkle_root(grown)
@@ -215,6 +250,7 @@ def _next_head(
         root=root.hex(),
         timestamp=now(),
         chunk_count=chunk_count,
+        chunk_sha256=digests,
         previous=previous,
         consistency_proof=[p.hex() for p in proof],
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nethical_runner.audit.merkle import inclusion_proof, leaf_hash, verify_inclusion
+from nethical_runner.audit.signing import AuditKey
 from nethical_runner.audit.verify import verify
 
 PROOF_FORMAT = "nethical-audit-inclusion/1"
@@ -29,7 +30,7 @@ class EventOutOfRange(ProofError):
     """The log holds no event at the index asked for."""
 
 
-def prove(directory: Path, index: int, *, key: bytes | Literal["env"] | None = "env") -> dict:
+def prove(directory: Path, index: int, *, key: AuditKey | Literal["env"] | None = "env") -> dict:
     """The inclusion proof of event ``index`` against the latest head of a verified log."""
     report = verify(directory, key=key)
     head = report.latest

@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nethical_runner.audit.events import ENVELOPE, json_safe, now, secret_values
+from nethical_runner.audit.events import ENVELOPE, Secrets, json_safe, now
 from nethical_runner.audit.formats import TreeHead
 from nethical_runner.audit.log import AuditLogError, append_events
 from nethical_runner.audit.merkle import canonical_json
 from nethical_runner.audit.signing import key_from_env
-from nethical_runner.audit.summary import CohortOutcome, write_summaries
+from nethical_runner.audit.summary import RUN_END, CohortOutcome, write_summaries
 
 AUDIT_SUBDIR = "audit"
 
@@ -64,7 +64,7 @@ class AuditRecorder:
         self.chunk_size = chunk_size
         self.events: list[dict[str, Any]] = []
         self._created_at = now()
-        self._secrets = secret_values()
+        self._secrets = Secrets.from_env()
 
     def record(self, event_type: str, cohort: str | None = None, /, **fields: Any) -> None:
         """Add one event of ``event_type`` (for ``cohort``, or the whole spec when None).
@@ -101,20 +101,19 @@ class AuditRecorder:
         directory = self.directory
         statuses = {cohort_id: outcome.status for cohort_id, outcome in outcomes.items()}
         failed = "failed" in statuses.values()
-        self.record("run_end", None, cohorts=statuses, status="failed" if failed else "completed")
+        self.record(
+            RUN_END,
+            None,
+            cohorts=statuses,
+            status="failed" if failed else "completed",
+            outcomes=[outcome.record(cohort_id) for cohort_id, outcome in outcomes.items()],
+            event_count=len(self.events) + 1,
+        )
         count = len(self.events)
 
         def summaries(head: TreeHead, first_index: int) -> None:
-            write_summaries(
-                directory,
-                head,
-                spec_name=self.spec_name,
-                run_id=self.run_id,
-                first_index=first_index,
-                event_count=count,
-                cohorts=outcomes,
-                secrets=self._secrets,
-            )
+            run_end = {**self.events[-1], "index": first_index + count - 1}
+            write_summaries(directory, head, run_end)
 
         receipt = AuditReceipt(directory, self.run_id, self.spec_name, count)
         try:

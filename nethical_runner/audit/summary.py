@@ -1,11 +1,15 @@
-"""``training_summary.json``: the old script's per-run summary, tied to the tree head that
-logged it.
+"""``training_summary.json``: the old script's per-run summary, derived from the log itself.
 
 One summary per trained cohort (the old script trained one model per run), under
 ``summaries/training_summary_<spec>@<cohort>@<run>.json``, and a copy of the newest as
 ``training_summary.json``. Each keeps the old script's fields (``merkle_root``, ``model_type``,
-``promoted``, ``metrics``, ``timestamp``) and names its head (``head``, ``tree_size``), so a
-summary is also a receipt: ``verify`` checks that the head it names is still in the log.
+``promoted``, ``metrics``, ``timestamp``) and names its head (``head``, ``tree_size``).
+
+A summary is a pure function of two things the log commits to: the run's ``run_end`` event,
+which holds every cohort's outcome (model type, promoted, metrics, model path or error), and
+the tree head that committed the run (its timestamp is the summary's). So ``verify`` rebuilds
+each summary from the log and compares every field: an edited ``promoted``, accuracy or model
+path is a finding, not a receipt that merely names a head.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from typing import Any
 
 from nethical_runner._files import atomic_write_json
 from nethical_runner._names import training_summary_file
-from nethical_runner.audit.events import json_safe, now
 from nethical_runner.audit.formats import LATEST_SUMMARY, SUMMARIES_DIR, TreeHead
 
 METRIC_FIELDS = ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece", "samples")
+RUN_END = "run_end"
 
 
 @dataclass(frozen=True)
@@ -51,38 +55,55 @@ class CohortOutcome:
             return "failed"
         return "promoted" if self.promoted else "gate_missed"
 
+    def record(self, cohort_id: str) -> dict[str, Any]:
+        """The cohort's entry in ``run_end``'s ``outcomes``: everything its summary says."""
+        return {
+            "cohort": cohort_id,
+            "model_type": self.model_type,
+            "promoted": self.promoted,
+            "metrics": None if self.metrics is None else dict(self.metrics),
+            **({"model_path": self.model_path} if self.model_path is not None else {}),
+            **({"error": self.error} if self.error is not None else {}),
+        }
 
-def write_summaries(
-    directory: Path,
-    head: TreeHead,
-    *,
-    spec_name: str,
-    run_id: str,
-    first_index: int,
-    event_count: int,
-    cohorts: Mapping[str, CohortOutcome],
-    secrets: tuple[str, ...],
-) -> list[Path]:
-    """Write one summary per cohort (by id) and point ``training_summary.json`` at the last."""
-    written = []
-    for cohort_id, outcome in cohorts.items():
+
+def summaries_of(run_end: Mapping[str, Any], head: TreeHead) -> dict[str, dict[str, Any]]:
+    """Each cohort's summary (by file name, in the run's cohort order) of the run that ended
+    with ``run_end`` (as stored in the log, with its ``index``) and was committed by ``head``.
+
+    Raises ValueError (KeyError, TypeError) when ``run_end`` does not hold what a summary needs.
+    """
+    index, count = run_end["index"], run_end["event_count"]
+    if not isinstance(index, int) or not isinstance(count, int) or not 1 <= count <= index + 1:
+        raise ValueError("run_end has no valid index and event_count")
+    spec, run_id = run_end["spec"], run_end["run_id"]
+    found = {}
+    for outcome in run_end["outcomes"]:
+        cohort = outcome["cohort"]
         summary = {
             "merkle_root": head.root,
             "tree_size": head.tree_size,
             "head": head.sequence,
-            "model_type": outcome.model_type,
-            "promoted": outcome.promoted,
-            "metrics": outcome.metrics,
-            "timestamp": now(),
-            "spec": spec_name,
-            "cohort": cohort_id,
+            "model_type": outcome["model_type"],
+            "promoted": outcome["promoted"],
+            "metrics": outcome["metrics"],
+            "timestamp": head.timestamp,
+            "spec": spec,
+            "cohort": cohort,
             "run_id": run_id,
-            "events": {"first": first_index, "count": event_count},
-            **({"model_path": outcome.model_path} if outcome.model_path is not None else {}),
-            **({"error": outcome.error} if outcome.error is not None else {}),
+            "events": {"first": index - count + 1, "count": count},
+            **{k: outcome[k] for k in ("model_path", "error") if k in outcome},
         }
-        path = directory / SUMMARIES_DIR / training_summary_file(spec_name, cohort_id, run_id)
-        atomic_write_json(path, json_safe(summary, secrets))
+        found[training_summary_file(str(spec), str(cohort), str(run_id))] = summary
+    return found
+
+
+def write_summaries(directory: Path, head: TreeHead, run_end: Mapping[str, Any]) -> list[Path]:
+    """Write one summary per cohort and point ``training_summary.json`` at the last."""
+    written = []
+    for name, summary in summaries_of(run_end, head).items():
+        path = directory / SUMMARIES_DIR / name
+        atomic_write_json(path, summary)
         written.append(path)
-        atomic_write_json(directory / LATEST_SUMMARY, json_safe(summary, secrets))
+        atomic_write_json(directory / LATEST_SUMMARY, summary)
     return written

@@ -92,7 +92,10 @@ class AuditTrail:
             return Judgement(False, receipt.describe(), props)
         latest = report.latest
         assert latest is not None  # a log that verifies has a head
-        props.update(tree_size=latest.tree_size, root=latest.root, events=count)
+        # the head a later run can be verified against: `audit verify --trusted-root ROOT
+        # --trusted-size TREE_SIZE` finds the log cut back behind it
+        props.update(head=latest.sequence, tree_size=latest.tree_size, root=latest.root)
+        props.update(events=count)
         return Judgement(
             True,
             f"audit log intact: {latest.tree_size} events under {len(report.heads)} tree heads; "

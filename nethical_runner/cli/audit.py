@@ -13,7 +13,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nethical_runner.audit.formats import FormatError, TreeHead, read_head
+from pydantic import ValidationError
+
+from nethical_runner.audit.formats import (
+    MAX_CHUNK_BYTES,
+    FormatError,
+    PreviousHead,
+    TreeHead,
+    read_bounded,
+    read_head,
+)
 from nethical_runner.audit.proofs import EventOutOfRange, ProofError, check_proof, prove
 from nethical_runner.audit.signing import key_from_env, signature_valid
 from nethical_runner.audit.verify import verify
@@ -36,6 +45,12 @@ def add_audit_parser(commands: Any) -> None:
         metavar="FILE",
         help="a tree head file kept elsewhere: the log must still contain it",
     )
+    check.add_argument(
+        "--trusted-root",
+        metavar="HEX",
+        help="root of a head kept elsewhere (results.json records it), with --trusted-size",
+    )
+    check.add_argument("--trusted-size", type=int, metavar="N", help="tree size of --trusted-root")
 
     proof = actions.add_parser("prove", help="print the inclusion proof of one event as JSON")
     proof.add_argument("directory", type=Path, metavar="DIR", help="the audit log folder")
@@ -56,22 +71,42 @@ def add_audit_parser(commands: Any) -> None:
 
 def run_audit_command(args: argparse.Namespace) -> int:
     if args.audit_command == "verify":
-        return _verify(args.directory, args.trusted_head)
+        return _verify(args)
     if args.audit_command == "prove":
         return _prove(args.directory, args.event)
     return _check_proof(args)
 
 
-def _verify(directory: Path, trusted_path: Path | None) -> int:
-    trusted = None
-    if trusted_path is not None:
-        try:
-            trusted = read_head(trusted_path)
-        except FormatError as error:
-            return _error(f"--trusted-head {trusted_path}: {error.message}")
-    report = verify(directory, trusted_head=trusted)
+def _verify(args: argparse.Namespace) -> int:
+    trusted = _trusted_head(args)
+    if isinstance(trusted, int):
+        return trusted
+    report = verify(args.directory, trusted_head=trusted)
     print(report.render())
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _trusted_head(args: argparse.Namespace) -> TreeHead | PreviousHead | int | None:
+    """The head the log must still hold, from ``--trusted-head`` or ``--trusted-root`` and
+    ``--trusted-size``; an exit code when they cannot be used."""
+    if args.trusted_head is not None:
+        if args.trusted_root is not None or args.trusted_size is not None:
+            return _error("give --trusted-head FILE or --trusted-root/--trusted-size, not both")
+        try:
+            return read_head(args.trusted_head)
+        except FormatError as error:
+            return _error(f"--trusted-head {args.trusted_head}: {error.message}")
+    if args.trusted_root is None and args.trusted_size is None:
+        return None
+    if args.trusted_root is None or args.trusted_size is None:
+        return _error("--trusted-root and --trusted-size go together")
+    try:
+        return PreviousHead(tree_size=args.trusted_size, root=args.trusted_root)
+    except ValidationError:
+        return _error(
+            "--trusted-root must be 64 lowercase hex digits and --trusted-size a count "
+            "(the root and tree_size of a head, as results.json records them)"
+        )
 
 
 def _prove(directory: Path, index: int) -> int:
@@ -86,11 +121,16 @@ def _prove(directory: Path, index: int) -> int:
 
 def _check_proof(args: argparse.Namespace) -> int:
     try:
-        text = sys.stdin.read() if args.proof == "-" else Path(args.proof).read_text("utf-8")
+        if args.proof == "-":
+            text: str | bytes = sys.stdin.read(MAX_CHUNK_BYTES)
+        else:
+            text = read_bounded(Path(args.proof), MAX_CHUNK_BYTES)  # a regular file, bounded
         document = json.loads(text)
+    except FormatError as error:
+        return _error(f"{args.proof}: {error.message}")
     except OSError as error:
         return _error(f"{args.proof}: cannot be read: {error.strerror}")
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         return _error(f"{args.proof}: not valid JSON: {error}")
     trusted = _trusted_root(args)
     if isinstance(trusted, int):

@@ -84,11 +84,16 @@ def test_verify_exits_1_and_names_a_modified_event(
     capsys.readouterr()
     code, out, _ = run_cli(capsys, "audit", "verify", str(log))
     assert code == 1
-    assert out.splitlines() == [
+    lines = out.splitlines()
+    assert lines[:2] == [
         f"audit log {log}: 1 problem",
         "  chunks/chunk_000001.json: modified event 3 (position 3 in this chunk): its bytes do "
         "not match its recorded leaf hash",
     ]
+    # the summaries of that run cannot be rebuilt from damaged events, and the report says so
+    assert [line.split(": ", 1)[1].split(" ", 1)[1] for line in lines[2:]] == [
+        "is not checked: the events it names are damaged"
+    ] * 2
 
 
 def test_verify_of_a_missing_log_exits_1(tmp_path: Path, capsys) -> None:
@@ -255,3 +260,27 @@ def test_train_exits_2_when_its_events_cannot_be_appended(tmp_path: Path, capsys
     code, out, _ = run_cli(capsys, *TRAIN, *flags)
     assert code == 2
     assert "not appended: refusing to append: chunks/chunk_000001.json is missing; run " in out
+
+
+def test_a_trusted_root_and_size_must_be_a_head(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = train_with_audit(tmp_path)
+    head = json.loads(head_file(log, 1).read_text())
+    root, size = head["root"], str(head["tree_size"])
+    assert (
+        run_cli(
+            capsys, "audit", "verify", str(log), "--trusted-root", root, "--trusted-size", size
+        )[0]
+        == 0
+    )
+    code, _, err = run_cli(
+        capsys, "audit", "verify", str(log), "--trusted-root", "zz", "--trusted-size", size
+    )
+    assert code == 2 and "64 lowercase hex digits" in err
+    code, _, err = run_cli(capsys, "audit", "verify", str(log), "--trusted-root", root)
+    assert code == 2 and "go together" in err
+    code, out, _ = run_cli(
+        capsys, "audit", "verify", str(log), "--trusted-root", "0" * 64, "--trusted-size", size
+    )
+    assert code == 1 and "trusted head" in out and "history was rewritten" in out
