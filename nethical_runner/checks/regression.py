@@ -234,7 +234,7 @@ def _judged(
     rise = bounds[0].rise
     limit = change.before + allowed if rise else change.before - allowed
     word = "rise" if rise else "drop"
-    relation = {"pass": "<=", "fail": ">", "inconclusive": "~"}[decision]
+    relation = "<=" if change.worsening <= allowed + TOLERANCE else ">"  # the point change
     name = f"{metric} (debiased)" if metric in DECIDED_ON else metric
     message = (
         f"regression {strictest.describe(change.before)} against {change.reference}: {name} "

@@ -168,3 +168,28 @@ def test_the_junit_file_carries_each_decision_and_its_interval(
     assert '<property name="interval_method" value="wilson"' in junit
     assert '<property name="interval_level" value="0.9"' in junit
     assert '<property name="interval_method" value="recalibrated-consistency-resampling"' in junit
+
+
+def test_against_a_baseline_the_unpaired_interval_decides_with_confidence(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """Two runs on their own rows: an unchanged model cannot show, on 200 rows, that it lost
+    less than 0.01 accuracy, so the item is inconclusive and fails by default."""
+    from nethical_runner.checks.baseline import load_baseline
+
+    text = SPEC.format(gate="{min_accuracy: 0.1}") + (
+        "regression: {max_drop: {accuracy: 0.01}, confidence: 0.95}\n"
+    )
+    path = write_spec(text, "specs/evidence.yaml")
+    assert main(["run", str(path), "--out", str(tmp_path / "main")]) == 0
+    baseline = load_baseline(tmp_path / "main" / "results.json")
+    assert baseline.cohort("evidence", "default").intervals["accuracy"].method == "wilson"  # type: ignore[union-attr]
+    spec = load_spec(path)
+    result = run_spec(spec, RunSettings(tmp_path / "branch", run_id="run-2"))
+    outcomes = {j.check.label: j.outcome for j in judge_all(result, collect_checks(spec, baseline))}
+    accuracy = outcomes["regression[accuracy]"]
+    assert accuracy.decision is Decision.INCONCLUSIVE and accuracy.failed
+    assert accuracy.interval is not None
+    assert accuracy.interval.method == "normal-approximation-unpaired"
+    assert accuracy.interval.low < 0.0 < 0.01 < accuracy.interval.high
+    assert "drop 0 <= 0.01 allowed" in accuracy.message and "(inconclusive)" in accuracy.message
