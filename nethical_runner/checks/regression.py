@@ -19,10 +19,8 @@ ECE is compared on its debiased value, as the gate decides it.
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 from nethical_runner.checks.baseline import Baseline
@@ -36,7 +34,7 @@ from nethical_runner.metrics.decide import (
     noise_note,
 )
 from nethical_runner.metrics.gate import DECIDED_ON, decided_value
-from nethical_runner.metrics.intervals import Interval
+from nethical_runner.metrics.intervals import Interval, difference_interval
 from nethical_runner.metrics.paired import PairedDifference, paired_differences
 from nethical_runner.run.results import CohortResult, SpecResult
 from nethical_runner.spec.loader import Spec
@@ -267,18 +265,14 @@ def _unpaired(
     worsening: float, before: Interval | None, after: Interval | None, level: float
 ) -> Interval | None:
     """Normal-approximation interval of the worsening between two independent runs, each
-    run's standard error read back from its own interval (half-width over z at its level).
-    None without this run's interval; a baseline without one counts as exact."""
+    run's standard error read back from its own interval. None without this run's interval;
+    a baseline without one counts as exact."""
     if after is None:
         return None
-    errors = [_standard_error(found) for found in (before, after) if found is not None]
-    half = NormalDist().inv_cdf(0.5 + level / 2.0) * math.sqrt(sum(e * e for e in errors))
-    return Interval(worsening - half, worsening + half, level, UNPAIRED, after.rows)
-
-
-def _standard_error(interval: Interval) -> float:
-    z = NormalDist().inv_cdf(0.5 + interval.level / 2.0)
-    return (interval.high - interval.low) / (2.0 * z)
+    errors = [found.standard_error() for found in (before, after) if found is not None]
+    bounds = difference_interval(worsening, errors, level)
+    assert bounds is not None  # every error is known
+    return Interval(*bounds, level, UNPAIRED, after.rows)
 
 
 def _paired_change(bound: Bound, found: PairedDifference, reference: str) -> Change:

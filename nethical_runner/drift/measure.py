@@ -45,13 +45,13 @@ from nethical_runner.drift.stats import (
     RESAMPLES,
     UNDEFINED,
     Predictions,
-    difference_interval,
     judge,
     normal_p_value,
     resampled_metrics,
     summarise_draws,
     worsening,
 )
+from nethical_runner.metrics.intervals import difference_interval
 from nethical_runner.spec.config import DriftConfig
 
 if TYPE_CHECKING:

@@ -15,7 +15,6 @@ sorted once. Nothing loops over rows or resamples in Python.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -33,6 +32,7 @@ from nethical_runner.metrics.bootstrap import (
 )
 from nethical_runner.metrics.calibration import Confidence, bin_confidences
 from nethical_runner.metrics.classification import classification_metrics
+from nethical_runner.metrics.gate import decided_value
 from nethical_runner.metrics.resampled import Ranking, ratio
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc", "ece")
@@ -72,8 +72,7 @@ def point_metrics(data: Predictions) -> dict[str, float | None]:
         ece_bins=data.ece_bins,
         ece_confidence=data.ece_confidence,
     )
-    values = {**computed, "ece": computed["ece_debiased"]}
-    return {m: None if (value := values[m]) is None else float(value) for m in METRICS}
+    return {m: decided_value(m, computed) for m in METRICS}
 
 
 def resampled_metrics(
@@ -176,18 +175,6 @@ def worsening(metric: str, before: float, after: float) -> float:
     return after - before if metric in LOWER_IS_BETTER else before - after
 
 
-def difference_interval(
-    change: float, errors: Sequence[float | None], confidence: float
-) -> tuple[float, float] | None:
-    """Normal-approximation interval of a difference of two independent estimates with the
-    given standard errors (None when either is unknown)."""
-    if any(error is None for error in errors):
-        return None
-    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
-    half = z * math.sqrt(sum(float(e) ** 2 for e in errors if e is not None))
-    return change - half, change + half
-
-
 def judge(value: float, limit: float, interval: tuple[float, float] | None) -> Status:
     """``ok`` within the bound; beyond it, ``drift`` only when the whole interval is beyond it
     too (or there is no interval), otherwise ``inconclusive``."""
@@ -202,7 +189,8 @@ def normal_p_value(
     change: float, limit: float, interval: tuple[float, float] | None, confidence: float
 ) -> float:
     """One-sided p-value of "the change is within ``limit``" under the normal approximation
-    whose ``interval`` at ``confidence`` :func:`difference_interval` computed: the chance of a
+    whose ``interval`` at ``confidence``
+    :func:`~nethical_runner.metrics.intervals.difference_interval` computed: the chance of a
     change this large if the true one sat on the bound. Without an interval, 0 or 1."""
     z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     if interval is None or interval[1] <= change:

@@ -20,7 +20,7 @@ Every resampling is seeded, so a seed gives the same interval on every run.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -73,6 +73,11 @@ class Interval:
             f"{self.level * 100:.4g}% {self.method} interval "
             f"{self.low:.4g} to {self.high:.4g} over {self.rows} rows"
         )
+
+    def standard_error(self) -> float:
+        """The standard error a normal interval of this width and level would have: what a
+        comparison with an estimate from other rows combines it with."""
+        return (self.high - self.low) / (2.0 * float(ndtri(0.5 + 0.5 * self.level)))
 
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high
@@ -219,3 +224,15 @@ def rows_to_decide(value: float, threshold: float, interval: Interval) -> int | 
 def check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be between 0 and 1, got {level}")
+
+
+def difference_interval(
+    change: float, errors: Sequence[float | None], level: float
+) -> tuple[float, float] | None:
+    """Normal-approximation interval of a difference of independent estimates with the given
+    standard errors (None when any is unknown): drift against the previous run and regression
+    against a baseline both compare runs on their own rows this way."""
+    if any(error is None for error in errors):
+        return None
+    half = float(ndtri(0.5 + 0.5 * level)) * math.sqrt(sum(float(e) ** 2 for e in errors if e))
+    return change - half, change + half
