@@ -28,9 +28,10 @@ from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.report.outputs import publish, summary_lines
 from nethical_runner.report.records import run_records
 from nethical_runner.report.run_report import RunReport
+from nethical_runner.run.executors import IN_PROCESS, Executor
 from nethical_runner.run.loading import load_spec
-from nethical_runner.run.options import DEFAULT_OUT_DIR, RUN_OPTIONS
-from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.options import DEFAULT_OUT_DIR, RUN_OPTIONS, executor_from
+from nethical_runner.run.pipeline import finish_as_ready, submit_spec
 from nethical_runner.run.results import CohortFailure, SpecResult
 from nethical_runner.run.settings import RunSettings, default_cache_dir
 from nethical_runner.sla.report import summary_lines as sla_summary_lines
@@ -157,7 +158,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, strict_help: str) -> No
     for option in RUN_OPTIONS:
         parser.add_argument(
             f"--{option.name}",
-            type=Path if option.is_path else str,
+            type=option.parse,
             metavar=option.metavar,
             help=option.help,
         )
@@ -202,7 +203,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: --accept-baseline: {error}", file=sys.stderr)
         return EXIT_ERROR
-    outcomes = [entry.outcome for entry in _run(specs, _settings(args, accept), baseline)]
+    try:
+        executor = executor_from(args.dask, args.dask_retries)
+    except ValueError as error:
+        print(terminal(f"error: --dask: {error}"), file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        judged = _run(specs, _settings(args, accept), baseline, executor)
+    finally:  # Ctrl-C included: outstanding tasks are cancelled, a local cluster stopped
+        executor.close()
+    outcomes = [entry.outcome for entry in judged]
     if any(outcome.unjudged for outcome in outcomes):
         return EXIT_ERROR
     failed = any(outcome.failed for outcome in outcomes)
@@ -226,13 +236,19 @@ def _settings(args: argparse.Namespace, accept_baseline: str | None) -> RunSetti
     )
 
 
-def _run(specs: list[Spec], settings: RunSettings, baseline: Baseline | None) -> list[Judged]:
+def _run(
+    specs: list[Spec], settings: RunSettings, baseline: Baseline | None, executor: Executor
+) -> list[Judged]:
     """Train and judge every spec, print each as it finishes, then write the run summary
-    (results.json, summary.md) exactly as a pytest session does."""
+    (results.json, summary.md) exactly as a pytest session does. On a cluster every spec is
+    submitted first, so all of them train side by side."""
     report = RunReport()
     judged: list[Judged] = []
-    for spec in specs:
-        result = run_spec(spec, settings)
+    if executor is not IN_PROCESS:
+        print(terminal(f"training on {executor.description}"))
+    submitted = [submit_spec(spec, settings, executor) for spec in specs]
+    for result in finish_as_ready(submitted):
+        spec = result.spec
         entries = judge_all(result, collect_checks(spec, baseline))
         print_result(result, entries)
         shown = spec.path.as_posix()

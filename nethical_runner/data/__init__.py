@@ -45,11 +45,13 @@ class Dataset:
     description: str
     fallback_reason: str | None = None
     token_columns: int = 0  # trailing columns of X holding byte tokens of text
-    streamed: tuple[int, str] | None = None  # (all rows, SHA-256) when X holds only a part
+    # (all rows, their SHA-256) when X holds only some of them: the validation rows of a
+    # streamed table, or those a worker sent back
+    whole: tuple[int, str] | None = None
 
     @property
     def rows(self) -> int:
-        return self.streamed[0] if self.streamed else int(self.y.size)
+        return self.whole[0] if self.whole else int(self.y.size)
 
     @property
     def label(self) -> str:
@@ -62,8 +64,8 @@ class Dataset:
     def fingerprint(self) -> str:
         """SHA-256 over the feature bytes, the labels and the feature names; computed once,
         since the cache key, the metrics record and the audit log all need it."""
-        if self.streamed:
-            return self.streamed[1]
+        if self.whole:
+            return self.whole[1]
         digest = hashlib.sha256()
         for array in (self.X, self.y):
             digest.update(f"{array.dtype.str}{array.shape}".encode())
@@ -74,17 +76,19 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Split:
-    X_train: np.ndarray  # empty when the training rows were streamed from disk
+    X_train: np.ndarray  # empty when the training rows are not held here (see below)
     y_train: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
-    streamed_train_rows: int | None = None
+    # How many training rows there were, when they were streamed from disk or stayed on the
+    # worker that trained on them
+    counted_train_rows: int | None = None
 
     @property
     def train_rows(self) -> int:
-        return (
-            self.streamed_train_rows if self.streamed_train_rows is not None else self.y_train.size
-        )
+        if self.counted_train_rows is not None:
+            return self.counted_train_rows
+        return int(self.y_train.size)
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ def stream_data(config: DataConfig, root: Path) -> Iterator[StreamedData]:
     assert config.csv is not None and config.csv.chunk_rows is not None
     from nethical_runner.data.streaming import stream_csv  # pandas: only for tables
 
-    path = _csv_path(config, root)
+    path = csv_path(config, root)
     with stream_csv(
         path,
         config.csv,
@@ -115,7 +119,7 @@ def stream_data(config: DataConfig, root: Path) -> Iterator[StreamedData]:
             table.X_val, table.y_val, table.feature_names, "csv",
             f"csv {shown_path(config.csv.path)} ({rows} rows, read {config.csv.chunk_rows} at "
             "a time)",
-            streamed=(rows, table.sha256),
+            whole=(rows, table.sha256),
         )  # fmt: skip
         empty = np.empty((0, len(table.feature_names)))
         split = Split(empty, np.empty(0, np.int64), table.X_val, table.y_val, table.n_train)
@@ -160,7 +164,7 @@ def shown_path(written: str) -> str:
     return printable(clip(written, 200))
 
 
-def _csv_path(config: DataConfig, root: Path) -> Path:
+def csv_path(config: DataConfig, root: Path) -> Path:
     assert config.csv is not None
     path = (root / config.csv.path).resolve()
     if not path.is_relative_to(root.resolve()):
@@ -173,7 +177,7 @@ def _csv_path(config: DataConfig, root: Path) -> Path:
 
 def _from_csv(config: DataConfig, root: Path) -> Dataset:
     assert config.csv is not None
-    path = _csv_path(config, root)
+    path = csv_path(config, root)
     from nethical_runner.data.tables import read_table  # pandas: only for tables
 
     shown = shown_path(config.csv.path)

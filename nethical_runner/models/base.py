@@ -158,9 +158,22 @@ def read_npz(source: Path | IO[bytes]) -> tuple[dict[str, Any], dict[str, np.nda
 
     Raises :class:`ModelFileError` for anything that is not such a file (a pickle, an ``.npy``
     array, an archive with object arrays), and for one that would cost more to read than its
-    arrays could: every size is judged from the zip directory and the ``.npy`` headers before
-    any array is allocated (:func:`_checked_members`), and nothing is unpickled.
+    arrays could (see :func:`read_arrays`).
     """
+    path = source if isinstance(source, Path) else "<model bytes>"
+    arrays = read_arrays(source)
+    try:
+        meta = json.loads(arrays.pop(_META_KEY).tobytes().decode())
+    except (KeyError, ValueError) as error:
+        detail = f"{type(error).__name__}: {error}"
+        raise ModelFileError(f"{path}: not a model this package saved ({detail})") from None
+    return meta, arrays
+
+
+def read_arrays(source: Path | IO[bytes]) -> dict[str, np.ndarray]:
+    """The named arrays of an ``.npz`` archive, read without pickle: every size is judged from
+    the zip directory and the ``.npy`` headers before any array is allocated
+    (:func:`_checked_members`). Raises :class:`ModelFileError` for anything else."""
     path = source if isinstance(source, Path) else "<model bytes>"
     try:
         if not zipfile.is_zipfile(source):  # a pickle, an .npy array: never handed to numpy
@@ -178,12 +191,7 @@ def read_npz(source: Path | IO[bytes]) -> tuple[dict[str, Any], dict[str, np.nda
         zlib.error,
     ) as error:  # fmt: skip
         raise ModelFileError(f"{path}: not a model file: {error}") from None
-    try:
-        meta = json.loads(arrays.pop(_META_KEY).tobytes().decode())
-    except (KeyError, ValueError) as error:
-        detail = f"{type(error).__name__}: {error}"
-        raise ModelFileError(f"{path}: not a model this package saved ({detail})") from None
-    return meta, arrays
+    return arrays
 
 
 def _file_size(source: Path | IO[bytes]) -> int:

@@ -15,14 +15,17 @@ from nethical_runner.drift.baseline import accepted_reason
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.pytest_plugin import fixtures, item_reports
 from nethical_runner.pytest_plugin import reporting as reportplugin
-from nethical_runner.pytest_plugin.items import SESSION_KEY, SpecFile
+from nethical_runner.pytest_plugin.items import SESSION_KEY, CheckItem, SpecFile
 from nethical_runner.pytest_plugin.session import TrainingSession
 from nethical_runner.run.cache import ResultCache
+from nethical_runner.run.executors import Executor
 from nethical_runner.run.options import (
     DEFAULT_OUT_DIR,
     DEFAULT_SPEC_DIRS,
     OUT_DIR_HELP,
     RUN_OPTIONS,
+    executor_from,
+    retry_count,
 )
 from nethical_runner.run.settings import RunSettings, default_cache_dir
 
@@ -82,6 +85,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     cache_dir = Path(cache_option).resolve() if cache_option else default_cache_dir()
     worker_input = getattr(config, "workerinput", None)
     champion = config.getoption("--nethical-champion")
+    executor = _executor(config)
     settings = RunSettings(
         out_dir.resolve(),
         cache_dir=cache_dir,
@@ -90,7 +94,54 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         session=worker_input["testrunuid"] if worker_input else None,
         accept_baseline=_accepted(config),
     )
-    config.stash[SESSION_KEY] = TrainingSession(settings)
+    config.stash[SESSION_KEY] = TrainingSession(settings, executor)
+
+
+def _executor(config: pytest.Config) -> Executor:
+    """The executor of ``--nethical-dask``; a value that cannot be one is a usage error, and
+    so is a local cluster under pytest-xdist, which would start one in every xdist worker."""
+    address = config.getoption("--nethical-dask")
+    retries = config.getoption("--nethical-dask-retries")
+    try:
+        count = None if retries is None else retry_count(retries)
+        executor = executor_from(address, count)
+    except ValueError as error:
+        raise pytest.UsageError(f"--nethical-dask: {error}") from None
+    worker = getattr(config, "workerinput", None) is not None
+    under_xdist = worker or getattr(config.option, "dist", "no") != "no"
+    if under_xdist and address is not None and address.startswith("local"):
+        raise pytest.UsageError(
+            "--nethical-dask local starts a cluster in each pytest-xdist worker: use -n for "
+            "one machine, or --nethical-dask with a scheduler's address"
+        )
+    return executor
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On a cluster, hand over every spec the selected items need at once, so they train side
+    by side while pytest runs the first items (in-process, each trains when first needed)."""
+    training = session.config.stash.get(SESSION_KEY, None)
+    if training is None or not training.executor.runs_elsewhere:
+        return
+    if session.config.option.collectonly:
+        return
+    for item in session.items:
+        if isinstance(item, CheckItem):
+            training.submit(item.spec)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    training = session.config.stash.get(SESSION_KEY, None)
+    if training is not None:
+        training.close()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    training = config.stash.get(SESSION_KEY, None)
+    if training is None or not training.executor.runs_elsewhere:
+        return None
+    return f"nethical-runner: training on {training.executor.description}"
 
 
 def _accepted(config: pytest.Config) -> str | None:

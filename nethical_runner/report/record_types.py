@@ -55,6 +55,7 @@ class CohortRecord(TypedDict):
     model_file: NotRequired[str]
     metrics_file: NotRequired[str]
     stage_ms: NotRequired[dict[str, float]]
+    trained_on: NotRequired[dict[str, str]]  # executor, host, pid, worker address
     sla: NotRequired[dict[str, Any] | None]
     reliability: NotRequired[dict[str, Any]]
 

@@ -175,8 +175,8 @@ def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path)
         "label": dataset.label,
         "fallback_reason": dataset.fallback_reason,
         "description": dataset.description,
-        "rows": int(dataset.y.size),
-        "train_rows": int(trained.split.y_train.size),
+        "rows": dataset.rows,
+        "train_rows": trained.split.train_rows,
         "validation_rows": int(trained.split.y_val.size),
         "sha256": dataset.fingerprint,
     }
@@ -186,6 +186,7 @@ def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path)
     record["model_file"] = _relative(trained.model_path, out_dir)
     record["metrics_file"] = _relative(trained.metrics_path, out_dir)
     record["stage_ms"] = {name: float(ms) for name, ms in trained.stage_ms.items()}
+    record["trained_on"] = dict(trained.trained_on)
     record["sla"] = _sla(trained, out_dir)
     record["reliability"] = {
         "confidence": config.metrics.ece_confidence,

@@ -123,8 +123,8 @@ class AuditObserver(RunObserver):
             metrics_sha256=file_sha256(metrics_path),
         )
 
-    def training_failed(self, cohort: Cohort, error: BaseException) -> None:
-        self.recorder.record("training_failed", cohort.id, error=f"{type(error).__name__}: {error}")
+    def training_failed(self, cohort: Cohort, reason: str) -> None:
+        self.recorder.record("training_failed", cohort.id, error=reason)
 
     def drift_reported(self, drift: DriftResult) -> None:
         self.recorder.record("drift_report", None, files=self._files(drift.report_path))

@@ -10,11 +10,12 @@ the spec declares, loaded under the project's own estimator prefixes, is accepte
 else, unreadable or too large, is a miss and the cohort is retrained.
 
 The key covers everything that can change what training produces: the cohort's effective
-configuration, the SHA-256 of the data actually loaded (so an edited CSV or a new Kaggle
-version is a miss), the package's version and source (so a changed model or generator is a
-miss), and the versions of Python and of the libraries that fit and store models (another
-numpy, scipy or scikit-learn may fit differently; skops files are not promised to load across
-versions).
+configuration, the SHA-256 of the data file it reads (so an edited CSV or a new Kaggle version
+is a miss; see :mod:`nethical_runner.data.identity`), the package's version and source (so a
+changed model or generator is a miss), and the versions of Python and of the libraries that
+read data and fit and store models (another pandas may parse differently, another numpy, scipy
+or scikit-learn may fit differently; skops files are not promised to load across versions).
+The same key names the cohort's task on a cluster, so identical cohorts train once there.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from nethical_runner.models import Model, load_model
 from nethical_runner.spec.config import RunConfig
 
 PACKAGE_ROOT = Path(__file__).parents[1]
-KEYED_DISTRIBUTIONS = ("numpy", "scikit-learn", "scipy", "skops")
+KEYED_DISTRIBUTIONS = ("numpy", "pandas", "scikit-learn", "scipy", "skops")
 MAX_ENTRY_BYTES = 256 * 1024 * 1024  # far above any model a spec trains; bounds read and unzip
 
 
@@ -57,21 +58,25 @@ def runtime_versions() -> dict[str, str]:
     return {"python": python} | {n: importlib.metadata.version(n) for n in KEYED_DISTRIBUTIONS}
 
 
+def environment() -> dict[str, Any]:
+    """What, besides a cohort's configuration and data, decides what its training produces:
+    keyed here, and compared by every worker with its own before it trains."""
+    return {"version": __version__, "code": code_digest(), "versions": runtime_versions()}
+
+
 def key_material(
-    config: RunConfig, data_fingerprint: str, estimator_prefixes: tuple[str, ...]
+    config: RunConfig, data_identity: str, estimator_prefixes: tuple[str, ...]
 ) -> dict[str, Any]:
     return {
         "config": config.model_dump(mode="json"),
-        "data": data_fingerprint,
+        "data": data_identity,
         "estimator_prefixes": list(estimator_prefixes),
-        "version": __version__,
-        "code": code_digest(),
-        "versions": runtime_versions(),
+        **environment(),
     }
 
 
-def cache_key(config: RunConfig, data_fingerprint: str, estimator_prefixes: tuple[str, ...]) -> str:
-    material = key_material(config, data_fingerprint, estimator_prefixes)
+def cache_key(config: RunConfig, data_identity: str, estimator_prefixes: tuple[str, ...]) -> str:
+    material = key_material(config, data_identity, estimator_prefixes)
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
@@ -79,6 +84,10 @@ def cache_key(config: RunConfig, data_fingerprint: str, estimator_prefixes: tupl
 class CachedModel:
     model: Model
     training_ms: float  # how long the run that fitted it took to train
+
+    def to_bytes(self) -> bytes:
+        """The entry as a model file, to send to whoever validates it."""
+        return self.model.to_npz_bytes({"training_ms": self.training_ms})
 
 
 class ResultCache:

@@ -48,8 +48,8 @@ class RunObserver:
     def model_saved(self, cohort: Cohort, model_path: Path, metrics_path: Path) -> None:
         """Its model and metrics record are written."""
 
-    def training_failed(self, cohort: Cohort, error: BaseException) -> None:
-        """A step of ``cohort`` raised ``error``; the run goes on with the next cohort."""
+    def training_failed(self, cohort: Cohort, reason: str) -> None:
+        """A step of ``cohort`` failed for ``reason``; the run goes on with the next cohort."""
 
     def drift_reported(self, drift: DriftResult) -> None:
         """The spec's drift report is written, after every cohort trained."""

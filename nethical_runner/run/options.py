@@ -9,7 +9,12 @@ reads an option into :class:`~nethical_runner.run.settings.RunSettings` or a che
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nethical_runner.run.executors import DEFAULT_RETRIES, Executor, executor_for
 
 DEFAULT_OUT_DIR = "nethical-out"
 DEFAULT_SPEC_DIRS = ("specs",)
@@ -21,7 +26,14 @@ class RunOption:
     name: str  # the flag without its front end's prefix: ``out`` is --nethical-out / --out
     help: str
     metavar: str
-    is_path: bool = True  # the command line reads it as a Path; else as text
+    parse: Callable[[str], Any] = Path  # how both front ends read the value
+
+
+def retry_count(text: str) -> int:
+    """``--nethical-dask-retries`` / ``--dask-retries``: a count from 0 to 100."""
+    if not text.isdigit() or int(text) > 100:
+        raise ValueError(f"{text!r} is not a retry count from 0 to 100")
+    return int(text)
 
 
 RUN_OPTIONS = (
@@ -44,7 +56,7 @@ RUN_OPTIONS = (
         "comparisons with the last baseline are reported, not judged, and later runs compare "
         "with it (a run failing its drift checks is otherwise never a baseline)",
         "REASON",
-        is_path=False,
+        parse=str,
     ),
     RunOption(
         "champion",
@@ -53,4 +65,26 @@ RUN_OPTIONS = (
         "(default: the output root's)",
         "DIR",
     ),
+    RunOption(
+        "dask",
+        "train cohorts on Dask: local[:N] (a cluster of N worker processes on this machine, "
+        "started and stopped by the run) or a scheduler address such as tcp://host:8786; "
+        "outputs are still written here only (needs the dask extra)",
+        "ADDRESS",
+        parse=str,
+    ),
+    RunOption(
+        "dask-retries",
+        f"how many times a cohort whose Dask worker died is tried again on another "
+        f"(default: {DEFAULT_RETRIES})",
+        "N",
+        parse=retry_count,
+    ),
 )
+
+
+def executor_from(address: str | None, retries: int | None) -> Executor:
+    """The executor the two Dask options name; ValueError for values that cannot be used."""
+    if address is None and retries is not None:
+        raise ValueError("dask-retries is for a Dask run: give dask ADDRESS too")
+    return executor_for(address, DEFAULT_RETRIES if retries is None else retries)

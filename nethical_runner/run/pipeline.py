@@ -1,10 +1,13 @@
 """The one training path, shared by the pytest plugin and the command line.
 
-data -> split -> fit (preprocessing is part of each model, fitted on the training rows only) ->
-predicted probabilities on the validation rows -> metrics -> SLA timing (when declared) ->
-gate -> save. Nothing here knows about pytest or argparse; both front ends call
-:func:`run_spec` and read its result. Nor does it know who records the steps: it tells a
-:class:`~nethical_runner.run.events.RunObserver`, and the audit log is one.
+Each cohort becomes a :class:`~nethical_runner.run.task.CohortTask` keyed by what it trains
+on; an executor runs it (in this process, or on a Dask cluster) through data -> split -> fit ->
+validation predictions -> metrics (:mod:`nethical_runner.run.training`); back here, in the one
+process that writes outputs: SLA timing (when declared) -> intervals -> gate -> save.
+Nothing here knows about pytest or argparse; both front ends call :func:`submit_spec` and
+:func:`finish_spec` (or :func:`run_spec`, both at once) and read the result. Nor does it know
+who records the steps: it tells a :class:`~nethical_runner.run.events.RunObserver`, and the
+audit log is one.
 """
 
 from __future__ import annotations
@@ -12,58 +15,101 @@ from __future__ import annotations
 import time
 import traceback
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 import numpy as np
 
-from nethical_runner.data import (
-    DataError,
-    Dataset,
-    Split,
-    StreamedData,
-    load_dataset,
-    split_dataset,
-    stream_data,
-)
+from nethical_runner.data import DataError, Split
+from nethical_runner.data.identity import data_identity
 from nethical_runner.drift import DriftResult, track_drift
-from nethical_runner.metrics.classification import classification_metrics
 from nethical_runner.metrics.gate import decide, interval_level, thresholds
 from nethical_runner.metrics.intervals import Interval, metric_intervals
-from nethical_runner.models import Model, ReadsText, TrainsFromChunks
+from nethical_runner.models import Model, load_model
 from nethical_runner.run.adapters import drift_input
 from nethical_runner.run.audit_observer import AuditObserver
-from nethical_runner.run.cache import cache_key
+from nethical_runner.run.cache import cache_key, environment
 from nethical_runner.run.champion import Champion, find_champion
 from nethical_runner.run.events import NO_OBSERVER, RunObserver
+from nethical_runner.run.executors import IN_PROCESS, Executor, Pending
 from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
 from nethical_runner.run.saving import save_cohort
 from nethical_runner.run.settings import RunSettings
+from nethical_runner.run.task import (
+    CohortTask,
+    FailedCohort,
+    TrainedCohort,
+    decode_answer,
+    describe_place,
+)
 from nethical_runner.sla.measure import SlaResult, measure
 from nethical_runner.sla.report import write_reports
-from nethical_runner.spec import Cohort, RunConfig, Spec
+from nethical_runner.spec import Cohort, Spec
 from nethical_runner.spec.regression import bounded_metrics
 
-STAGES = ("data_load", "preprocessing", "training", "validation")
+READY_POLL_S = 0.05
 
 
-def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
-    """Train every cohort of ``spec``; one cohort's failure does not stop the others. Drift
-    is measured across the cohorts once all have trained."""
+def run_spec(spec: Spec, settings: RunSettings, executor: Executor = IN_PROCESS) -> SpecResult:
+    """Train every cohort of ``spec`` on ``executor``; one cohort's failure does not stop the
+    others. Drift is measured across the cohorts once all have trained."""
+    return finish_spec(submit_spec(spec, settings, executor))
+
+
+@dataclass
+class SubmittedSpec:
+    """A spec whose cohorts are handed to an executor; :func:`finish_spec` collects them."""
+
+    spec: Spec
+    settings: RunSettings
+    executor: Executor
+    started: datetime
+    audit: AuditObserver | None
+    cohorts: dict[str, tuple[CohortTask, Pending] | CohortFailure]
+
+    @property
+    def observer(self) -> RunObserver:
+        return self.audit or NO_OBSERVER
+
+    def ready(self) -> bool:
+        """Whether finishing it now would not wait for an answer."""
+        return all(
+            isinstance(found, CohortFailure) or found[1].ready() for found in self.cohorts.values()
+        )
+
+
+def submit_spec(spec: Spec, settings: RunSettings, executor: Executor) -> SubmittedSpec:
+    """Hand every cohort to ``executor`` at once, so that a cluster trains them side by side."""
     started = datetime.now(timezone.utc)
-    results: dict[str, CohortResult | CohortFailure] = {}
     audit = AuditObserver.for_spec(spec, settings)
-    observer = audit or NO_OBSERVER
+    submitted = SubmittedSpec(spec, settings, executor, started, audit, {})
     for cohort in spec.cohorts:
         try:
-            results[cohort.id] = train_cohort(spec, cohort, settings, observer)
+            task = _task(spec, cohort, settings)
+            submitted.cohorts[cohort.id] = (task, executor.submit(task))
         except Exception as error:  # reported per cohort, so every check can say why it failed
-            observer.training_failed(cohort, error)
-            results[cohort.id] = CohortFailure(
-                cohort.id, f"{type(error).__name__}: {error}", traceback.format_exc()
-            )
+            submitted.cohorts[cohort.id] = _failure(cohort, error)
+    return submitted
+
+
+def finish_spec(submitted: SubmittedSpec) -> SpecResult:
+    """Wait for each cohort's answer, judge it and write its outputs (this process is the
+    only writer), then measure drift across the cohorts."""
+    spec, settings = submitted.spec, submitted.settings
+    results: dict[str, CohortResult | CohortFailure] = {}
+    observer = submitted.observer
+    for cohort in spec.cohorts:  # the audit log records each cohort's steps together
+        found = submitted.cohorts[cohort.id]
+        try:
+            observer.training_started(spec, cohort)
+            if isinstance(found, CohortFailure):
+                raise TrainingFailed(found.reason, found.details)
+            results[cohort.id] = _finish_cohort(submitted, cohort, *found)
+        except Exception as error:  # reported per cohort, so every check can say why it failed
+            failure = _failure(cohort, error)
+            results[cohort.id] = failure
+            observer.training_failed(cohort, failure.reason)
     drift = track_drift(
         spec,
         {k: drift_input(v) for k, v in results.items() if isinstance(v, CohortResult)},
@@ -71,60 +117,100 @@ def run_spec(spec: Spec, settings: RunSettings) -> SpecResult:
         run_id=settings.run_id,
         session=settings.session or settings.run_id,
         folder=settings.drift_dir or settings.out_dir / "drift",
-        started=started,
+        started=submitted.started,
         accept_baseline=settings.accept_baseline,
     )
     if isinstance(drift, DriftResult):
-        observer.drift_reported(drift)
+        submitted.observer.drift_reported(drift)
+    audit = submitted.audit
     receipt = audit.finish(spec, results) if audit else None
     return SpecResult(spec, settings.run_id, results, receipt, drift)
 
 
-def train_cohort(
-    spec: Spec, cohort: Cohort, settings: RunSettings, observer: RunObserver = NO_OBSERVER
-) -> CohortResult:
+def finish_as_ready(submitted: list[SubmittedSpec]) -> Iterator[SpecResult]:
+    """Each spec finished as soon as every one of its cohorts has an answer, so that the first
+    to train is the first reported (in-process, where nothing trains until asked, in order)."""
+    waiting = list(submitted)
+    while waiting:
+        ready = next((s for s in waiting if s.ready()), None)
+        if ready is None:
+            time.sleep(READY_POLL_S)
+            continue
+        waiting.remove(ready)
+        yield finish_spec(ready)
+
+
+class TrainingFailed(Exception):
+    """A cohort failed earlier or elsewhere (on a worker); its reason and traceback are text."""
+
+    def __init__(self, reason: str, details: str) -> None:
+        super().__init__(reason)
+        self.reason, self.details = reason, details
+
+
+def _failure(cohort: Cohort, error: Exception) -> CohortFailure:
+    if isinstance(error, TrainingFailed):
+        return CohortFailure(cohort.id, error.reason, error.details)
+    return CohortFailure(cohort.id, f"{type(error).__name__}: {error}", traceback.format_exc())
+
+
+def _task(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortTask:
+    """The cohort as plain data, keyed by what it will train on; with the result cache's
+    model when it holds one for that key."""
     config = cohort.config
-    observer.training_started(spec, cohort)
-    model = cohort.new_model()
-    stage_ms: dict[str, float] = {}
-    with ExitStack() as stack:
-        with _timed(stage_ms, "data_load"):
-            dataset, streamed = _load_data(spec, config, model, settings, stack)
-        observer.data_loaded(cohort, dataset)
-        if dataset.token_columns:
-            model = _reading_text(model, dataset)
-        with _timed(stage_ms, "preprocessing"):
-            split = (
-                streamed.split
-                if streamed
-                else split_dataset(dataset, config.data.split, config.training.seed)
-            )
-        observer.data_split(cohort, split)
-        cache = settings.result_cache
-        key = cache_key(config, dataset.fingerprint, spec.estimator_prefixes) if cache else ""
-        cached = cache.load(key, model, spec.estimator_prefixes) if cache else None
-        if cached is not None:  # a hit saves the training, never the validation
-            model = cached.model
-            stage_ms["training"] = cached.training_ms
-        else:
-            chunks = streamed.train_chunks if streamed else None
-            _train(model, config, split, chunks, stage_ms)
-        probabilities, metrics = _validate(model, config, split, stage_ms)
-        if cache and cached is None:
-            cache.store(key, model, stage_ms["training"])
-    observer.training_completed(cohort, stage_ms, cached=cached is not None)
-    observer.validated(cohort, metrics)
-    sla = _measure_sla(spec, cohort, settings, model, split, stage_ms)
+    identity = data_identity(config.data, root=spec.root, cache_dir=settings.cache_dir)
+    key = cache_key(config, identity, spec.estimator_prefixes)
+    cache = settings.result_cache
+    cached = cache.load(key, cohort.new_model(), spec.estimator_prefixes) if cache else None
+    return CohortTask(
+        key=key,
+        spec_name=spec.name,
+        cohort_id=cohort.id,
+        config=config,
+        estimator_prefixes=spec.estimator_prefixes,
+        root=spec.root,
+        cache_dir=settings.cache_dir,
+        data_identity=identity,
+        environment=environment(),
+        cached_model=None if cached is None else cached.to_bytes(),
+    )
+
+
+def _finish_cohort(
+    submitted: SubmittedSpec, cohort: Cohort, task: CohortTask, pending: Pending
+) -> CohortResult:
+    spec, settings, observer = submitted.spec, submitted.settings, submitted.observer
+    config = cohort.config
+    answer = decode_answer(pending.answer())
+    if isinstance(answer, FailedCohort):
+        raise TrainingFailed(answer.reason, answer.details)
+    if answer.data_identity != task.data_identity:
+        raise DataError(
+            f"trained on other data than declared: {describe_place(answer.trained_on)} read "
+            f"{answer.data_identity}, this process {task.data_identity}; the data must be the "
+            "same wherever cohorts train"
+        )
+    model, _ = load_model(answer.model_bytes, spec.estimator_prefixes)
+    dataset, split, stage_ms = answer.dataset, answer.split, answer.stage_ms
+    observer.data_loaded(cohort, dataset)
+    observer.data_split(cohort, split)
+    cache = settings.result_cache
+    if cache and not answer.cached:
+        cache.store(task.key, model, stage_ms["training"])
+    observer.training_completed(cohort, stage_ms, cached=answer.cached)
+    observer.validated(cohort, answer.metrics)
+    sla = _measure_sla(submitted, cohort, model, answer)
     if sla is not None:
         observer.sla_reported(cohort, sla)
+    probabilities = answer.probabilities
     intervals = _intervals(spec, cohort, split, probabilities)
-    verdicts = decide(config.gate, metrics, intervals)
+    verdicts = decide(config.gate, answer.metrics, intervals)
     promoted = all(v.passed for v in verdicts)
     observer.gate_decided(cohort, verdicts, promoted)
     champion = _champion(spec, cohort, settings, split)
-    run_facts = {"stage_ms": stage_ms, "cached": cached is not None}
+    run_facts = {"stage_ms": stage_ms, "cached": answer.cached, "trained_on": answer.trained_on}
     model_path, metrics_path = save_cohort(
-        spec, cohort, settings, model, dataset, metrics, verdicts, promoted, run_facts
+        spec, cohort, settings, model, dataset, answer.metrics, verdicts, promoted, run_facts
     )
     observer.model_saved(cohort, model_path, metrics_path)
     return CohortResult(
@@ -135,7 +221,7 @@ def train_cohort(
         split=split,
         model=model,
         validation_probabilities=probabilities,
-        metrics=metrics,
+        metrics=answer.metrics,
         intervals=intervals,
         verdicts=verdicts,
         promoted=promoted,
@@ -143,72 +229,10 @@ def train_cohort(
         metrics_path=metrics_path,
         stage_ms=stage_ms,
         sla=sla,
-        cached=cached is not None,
+        cached=answer.cached,
         champion=champion,
+        trained_on=answer.trained_on,
     )
-
-
-def _load_data(
-    spec: Spec, config: RunConfig, model: Model, settings: RunSettings, stack: ExitStack
-) -> tuple[Dataset, StreamedData | None]:
-    """The cohort's rows; a CSV with ``chunk_rows`` is streamed (its spill file lives as long
-    as ``stack``) and only its validation rows are held in memory."""
-    if config.data.csv is not None and config.data.csv.chunk_rows:
-        if not isinstance(model, TrainsFromChunks):
-            raise DataError(
-                f"data.csv.chunk_rows: {model.type_name} cannot train from chunks; "
-                "logistic can, or drop chunk_rows to load the whole table"
-            )
-        streamed = stack.enter_context(stream_data(config.data, spec.root))
-        return streamed.dataset, streamed
-    dataset = load_dataset(
-        config.data,
-        synthetic_kind=model.synthetic_kind(model.params),
-        seed=config.training.seed,
-        root=spec.root,
-        cache_dir=settings.cache_dir,
-    )
-    return dataset, None
-
-
-def _train(
-    model: Model,
-    config: RunConfig,
-    split: Split,
-    chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]] | None,
-    stage_ms: dict[str, float],
-) -> None:
-    training = config.training
-    with _timed(stage_ms, "training"):
-        if chunks is not None:
-            assert isinstance(model, TrainsFromChunks)  # _load_data streams for no other model
-            model.fit_chunks(
-                chunks, epochs=training.epochs, batch_size=training.batch_size, seed=training.seed
-            )
-        else:
-            model.fit(
-                split.X_train,
-                split.y_train,
-                epochs=training.epochs,
-                batch_size=training.batch_size,
-                seed=training.seed,
-            )
-
-
-def _validate(
-    model: Model, config: RunConfig, split: Split, stage_ms: dict[str, float]
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """The validation rows' probabilities and the metrics computed from them."""
-    with _timed(stage_ms, "validation"):
-        probabilities = _positive_probabilities(model, split)
-        metrics = classification_metrics(
-            split.y_val,
-            probabilities,
-            threshold=config.metrics.decision_threshold,
-            ece_bins=config.metrics.ece_bins,
-            ece_confidence=config.metrics.ece_confidence,
-        )
-    return probabilities, metrics
 
 
 def _intervals(
@@ -242,49 +266,33 @@ def _champion(spec: Spec, cohort: Cohort, settings: RunSettings, split: Split) -
     return find_champion(spec, cohort, settings, split.X_val)
 
 
-def _positive_probabilities(model: Model, split: Split) -> np.ndarray:
-    """The one prediction of the validation rows that the metrics, reports and drift read."""
-    return model.predict_proba(split.X_val)[:, 1]
-
-
-def _reading_text(model: Model, dataset: Dataset) -> Model:
-    """The same model told how many trailing columns are byte tokens of text features."""
-    if not isinstance(model, ReadsText):
-        text = sorted({name.rsplit("[", 1)[0] for name in dataset.feature_names if "[" in name})
-        raise DataError(
-            f"{', '.join(text)}: text columns can only feed simple_transformer, "
-            f"not {model.type_name}"
-        )
-    return model.with_token_columns(dataset.token_columns)
-
-
-@contextmanager
-def _timed(into: dict[str, float], stage: str) -> Iterator[None]:
-    start = time.perf_counter_ns()
-    yield
-    into[stage] = (time.perf_counter_ns() - start) / 1e6
-
-
 def _measure_sla(
-    spec: Spec,
-    cohort: Cohort,
-    settings: RunSettings,
-    model: Model,
-    split: Split,
-    stage_ms: dict[str, float],
+    submitted: SubmittedSpec, cohort: Cohort, model: Model, answer: TrainedCohort
 ) -> SlaResult | None:
-    """Time the trained model against the cohort's ``sla`` section and write its reports."""
+    """Time the trained model against the cohort's ``sla`` section and write its reports:
+    here, where CI reads its numbers, unless the section names a worker resource to time on."""
     config = cohort.config
     if config.sla is None:
         return None
+    rows = answer.split.X_val
+    resource = config.sla.resource
+    if config.sla.scope == "inference" and resource is not None:
+        samples, measured_on = submitted.executor.time_predictions(
+            resource, answer.model_bytes, rows, config.sla, submitted.spec.estimator_prefixes
+        )
+    else:
+        samples, measured_on = None, "controller"
     result = measure(
         config.sla,
         predict=model.predict_proba,
-        rows=split.X_val,
-        stage_ms=stage_ms,
+        rows=rows,
+        stage_ms=answer.stage_ms,
         seed=config.training.seed,
-        spec_name=spec.name,
+        spec_name=submitted.spec.name,
         cohort_id=cohort.id,
-        run_id=settings.run_id,
+        run_id=submitted.settings.run_id,
+        samples=samples,
+        measured_on=measured_on,
     )
+    settings = submitted.settings
     return write_reports(result, settings.sla_dir or settings.out_dir / "sla")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ class CohortResult:
     sla: SlaResult | None = None
     cached: bool = False  # served from the result cache instead of trained in this run
     champion: Champion | None = None  # for regression against the champion
+    # where it trained: executor, host, pid and (on a cluster) worker address
+    trained_on: dict[str, str] = field(default_factory=dict)
 
     def context(self) -> str:
         """``cohort alpha, 2000 samples, synthetic data`` for messages."""

@@ -238,6 +238,7 @@ class SlaResult:
     timestamp: str
     xdist_worker_count: int | None
     xdist_worker: str | None
+    measured_on: str = "controller"  # or the worker holding the resource the section names
     report_path: Path | None = None
     documentation_path: Path | None = None
 
@@ -342,10 +343,14 @@ def measure(
     cohort_id: str,
     run_id: str,
     clock: Clock = time.perf_counter_ns,
+    samples: NDArray[np.float64] | None = None,
+    measured_on: str = "controller",
 ) -> SlaResult:
-    """Measure a trained cohort under ``config`` and judge every declared target."""
+    """Measure a trained cohort under ``config`` and judge every declared target. ``samples``
+    are latencies already timed elsewhere (``measured_on``: a worker holding the resource the
+    section names); without them, inference is timed here."""
     stages = dict(stage_ms)
-    if config.scope == "inference":
+    if samples is None and config.scope == "inference":
         samples = time_predictions(
             predict,
             rows,
@@ -354,7 +359,7 @@ def measure(
             batch_size=config.batch_size,
             clock=clock,
         )
-    else:
+    elif samples is None:
         samples = np.fromiter(stages.values(), dtype=np.float64, count=len(stages))
     metrics = {name: float(value) for name, value in summarise(samples).items()}
     intervals = (
@@ -387,6 +392,7 @@ def measure(
         timestamp=datetime.now(timezone.utc).isoformat(),
         xdist_worker_count=int(worker_count) if worker_count.isdigit() else None,
         xdist_worker=os.environ.get("PYTEST_XDIST_WORKER"),
+        measured_on=measured_on,
     )
 
 

@@ -91,6 +91,7 @@ def report(result: SlaResult) -> dict[str, Any]:
         "environment": {
             "xdist_worker_count": result.xdist_worker_count,
             "xdist_worker": result.xdist_worker,
+            "measured_on": result.measured_on,
             "python": platform.python_version(),
             "numpy": np.__version__,
             "platform": platform.platform(),
@@ -243,6 +244,8 @@ def _guarantees(result: SlaResult) -> list[str]:
             f"interval ({BOOTSTRAP_RESAMPLES} resamples, seed {result.bootstrap_seed}) lies "
             "above the target."
         )
+    if result.measured_on != "controller":
+        lines.append(f"- Timed on {result.measured_on}, as the section's resource asks.")
     if result.xdist_worker_count is not None:
         lines.append(
             f"- Measured under pytest-xdist with {result.xdist_worker_count} workers, which "

@@ -277,6 +277,15 @@ class SlaConfig(Section):
     stages: StageBudgets = Field(
         StageBudgets(), description="Wall-clock budgets of the pipeline stages."
     )
+    resource: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Under --nethical-dask: time inference on a worker holding this Dask "
+        "resource (e.g. GPU, started with --resources GPU=1), the machine that will serve the "
+        "model; without it, or without a cluster, latency is timed in the controlling process.",
+    )
 
     @field_validator("p95_ms", "p99_ms", "max_ms")
     @classmethod

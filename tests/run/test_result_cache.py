@@ -116,7 +116,13 @@ def test_the_key_covers_the_library_and_python_versions(
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         **{name: importlib.metadata.version(name) for name in resultcache.KEYED_DISTRIBUTIONS},
     }
-    assert set(resultcache.KEYED_DISTRIBUTIONS) == {"numpy", "scikit-learn", "scipy", "skops"}
+    assert set(resultcache.KEYED_DISTRIBUTIONS) == {
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "scipy",
+        "skops",
+    }
     before = cache_key(config, "rows", ("sklearn.",))
     for name in versions:
         changed = {**versions, name: "0.0.0"}
@@ -193,7 +199,7 @@ def test_a_swapped_model_is_judged_on_its_own_predictions(
     honest = train(write_spec, cache)
     split = honest.split
     impostor = create_model("logistic").fit(
-        split.X_train, 1 - split.y_train, epochs=5, batch_size=32, seed=0
+        split.X_val, 1 - split.y_val, epochs=5, batch_size=32, seed=0
     )
     assert (
         forge(
@@ -216,7 +222,7 @@ def test_a_model_of_another_type_or_params_is_a_miss(
     write_rows(write_spec)
     cache = ResultCache(tmp_path / "cache")
     honest = train(write_spec, cache)
-    X, y = honest.split.X_train, honest.split.y_train
+    X, y = honest.split.X_val, honest.split.y_val  # the rows the controller holds
     others = [
         create_model("sklearn", {"estimator": "sklearn.tree.DecisionTreeClassifier"}),
         create_model("logistic", {"l2": 0.5}),

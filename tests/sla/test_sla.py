@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import SpecWriter
-from nethical_runner.run.pipeline import STAGES
+from nethical_runner.run.training import STAGES
 from nethical_runner.sla.measure import (
     PERCENTILE_METHOD,
     SCRIPT_TARGETS_MS,

@@ -203,7 +203,7 @@ def test_the_spec_cannot_choose_where_outputs_go(write_spec: SpecWriter) -> None
         "spec.yaml:4:24: audit.path: unknown key; known keys: enabled, chunk_size",
         "spec.yaml:5:7: sla.report_dir: unknown key; known keys: p50_ms, p95_ms, p99_ms, "
         "avg_ms, max_ms, scope, calls, warmup, batch_size, warn_margin, on_breach, "
-        "confidence, on_inconclusive, stages",
+        "confidence, on_inconclusive, stages, resource",
         "spec.yaml:6:1: out: unknown key; known keys: version, name, model, training, data, "
         "metrics, gate, sla, audit, regression, cohorts, slices, drift",
     ]
