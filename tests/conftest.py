@@ -18,10 +18,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from support.kaggle_server import FakeKaggle
+
+if TYPE_CHECKING:
+    from support.dask_processes import DaskProcesses
 
 pytest_plugins = ["pytester"]
 
@@ -155,3 +158,19 @@ def sweep(cases: Iterable[Any], *, default: Collection[Any]) -> list[Any]:
         else pytest.param(case, marks=slow)
         for case in cases
     ]
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskProcesses]:
+    """A scheduler and two workers, each a separate process started like an operator would."""
+    from support.dask_processes import DaskProcesses  # Dask: a test extra
+
+    processes = DaskProcesses(tmp_path_factory.mktemp("dask"))
+    try:
+        processes.start_scheduler()
+        processes.start_worker()
+        processes.start_worker("--resources", "latency-probe=1")
+        processes.wait_for_workers(2)
+        yield processes
+    finally:
+        processes.stop()

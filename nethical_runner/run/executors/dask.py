@@ -204,9 +204,9 @@ class _DaskPending:
                 except distributed.KilledWorker as error:
                     if self.attempts >= self.executor.retries:
                         raise ExecutorError(
-                            f"the worker training it died {self.attempts + 1} time(s) (killed, "
-                            f"or over its memory limit; {self.executor.retries} retries "
-                            f"allowed): {error}"
+                            f"every worker that trained it died (killed, or over its memory "
+                            f"limit), in {self.attempts + 1} attempt(s) with "
+                            f"{self.executor.retries} retries allowed: {error}"
                         ) from None
                     self._forget()
                     self.attempts += 1
