@@ -9,9 +9,13 @@ whole process's (``ru_maxrss``):
 * a CSV of the largest row count, read whole and read in chunks (``data.csv.chunk_rows``);
 * collection of 200 specs (``pytest --collect-only``), which must train nothing; hypothesis'
   pytest plugin (a test extra, not a dependency) is switched off, as it adds its own
-  per-session cost that has nothing to do with specs.
+  per-session cost that has nothing to do with specs;
+* 8 specs of a few seconds each through ``nethical-runner run``, in-process and on a Dask
+  ``local:2`` cluster (its start and stop included): wall time, the controller's own peak
+  memory and the largest worker's, and whether both runs gave the same metrics.
 
     python benchmarks/bench.py --sizes 10000 100000 1000000 --markdown benchmarks/results.md
+    python benchmarks/bench.py --sections executors --markdown benchmarks/executors.md
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+SECTIONS = ("types", "csv", "collection", "executors")
 SEED_TYPES = ("heuristic", "logistic", "simple_transformer", "anomaly", "correlation")
 # The script this project replaces, on this kind of machine at 1,000,000 rows (issue 9).
 OLD_SCRIPT_AT_1M = {"logistic": (8.1, 879), "correlation": (15.6, 879), "anomaly": (12.7, 523)}
@@ -148,6 +153,82 @@ def bench_collection(specs: int) -> dict[str, object]:
     }
 
 
+# Two sets of 8 specs, each spec training for a few seconds in one process: on tables of the
+# size most CI specs have, and on larger ones. name: (model, rows, epochs)
+EXECUTOR_SPECS = {
+    "tables of 10k-50k rows": {
+        "logistic": ("logistic", 50_000, 200),
+        "logistic_wide": ("logistic", 25_000, 400),
+        "transformer": ("simple_transformer", 20_000, 24),
+        "transformer_long": ("simple_transformer", 10_000, 48),
+        "anomaly": ("anomaly", 50_000, 120),
+        "anomaly_long": ("anomaly", 25_000, 240),
+        "correlation": ("correlation", 50_000, 10),
+        "heuristic": ("heuristic", 50_000, 10),
+    },
+    "tables of 20k-1M rows": {
+        "logistic": ("logistic", 200_000, 80),
+        "logistic_wide": ("logistic", 100_000, 160),
+        "transformer": ("simple_transformer", 40_000, 12),
+        "transformer_long": ("simple_transformer", 20_000, 24),
+        "anomaly": ("anomaly", 200_000, 40),
+        "anomaly_long": ("anomaly", 100_000, 80),
+        "correlation": ("correlation", 400_000, 10),
+        "heuristic": ("heuristic", 1_000_000, 10),
+    },
+}
+MEASURED = """
+import json, resource, sys
+from nethical_runner.cli.main import main
+if __name__ == "__main__":  # a LocalCluster's workers import this module again
+    status = main(sys.argv[1:])
+    print(json.dumps({
+        "status": status,
+        "controller MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "largest worker MB": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }))
+"""
+
+
+def bench_executors(
+    title: str, declared: dict[str, tuple[str, int, int]]
+) -> list[dict[str, object]]:
+    """The same 8 specs serially in one process, then on ``local:2``; the metrics must match.
+    Summed training time shows what two processes training side by side cost each other."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for name, (model, rows, epochs) in declared.items():
+            (root / f"{name}.yaml").write_text(
+                f"version: 1\nname: {name}\nmodel: {{type: {model}}}\n"
+                f"training: {{epochs: {epochs}, batch_size: 256}}\n"
+                f"data: {{source: synthetic, samples: {rows}}}\n"
+                "gate: {min_accuracy: 0.5, max_ece: 1.0}\n"  # timed, not judged
+            )
+        (root / "measured.py").write_text(MEASURED)
+        specs = sorted(str(path) for path in root.glob("*.yaml"))
+        table, metrics = [], []
+        for how, extra in (("in-process, serial", []), ("dask local:2", ["--dask", "local:2"])):
+            out = root / ("dask" if extra else "serial")
+            command = [sys.executable, "measured.py", "run", *specs, "--out", str(out), *extra]
+            wall, _, output = run(command, root)
+            measured = json.loads(output.strip().splitlines()[-1])
+            records = [json.loads(p.read_text()) for p in out.glob("models/*/*_metrics_*.json")]
+            records.sort(key=lambda record: record["spec"])
+            metrics.append([(r["spec"], r["accuracy"], r["ece"], r["auc"]) for r in records])
+            training = sum(r["stage_ms"]["training"] for r in records) / 1000
+            table.append(
+                {"specs": title, "executor": how, "wall s": round(wall, 2),
+                 "training s, summed": round(training, 1),
+                 "controller peak MB": round(measured["controller MB"]),
+                 "largest worker peak MB": round(measured["largest worker MB"]) if extra else "-"}
+            )  # fmt: skip
+    serial = float(table[0]["wall s"])  # type: ignore[arg-type]
+    for row, found in zip(table, metrics, strict=True):
+        row["speed-up"] = round(serial / float(row["wall s"]), 2)  # type: ignore[arg-type]
+        row["same metrics"] = found == metrics[0]
+    return table
+
+
 def ratios(rows: list[dict[str, object]], size: int) -> list[dict[str, object]]:
     """Each type at ``size`` against the floor and against the script this replaces."""
     floor = next(r for r in rows if r["model"].startswith("floor") and r["rows"] == size)
@@ -182,7 +263,38 @@ def main() -> int:
         help="simple_transformer epochs at 1,000,000 rows (it reports rows/s per epoch)",
     )  # fmt: skip
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
+    parser.add_argument(
+        "--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+        help="which measurements to run (default: all)",
+    )  # fmt: skip
     args = parser.parse_args()
+    sections = []
+    if "types" in args.sections:
+        sections += bench_types(args)
+    largest = max(args.sizes)
+    if "csv" in args.sections:
+        csv_rows = [bench_csv(largest, None), bench_csv(largest, 100_000)]
+        sections.append(("A CSV of the largest size, read whole or in chunks", csv_rows))
+    if "collection" in args.sections:
+        sections.append(("Collecting 200 specs", [bench_collection(200)]))
+    if "executors" in args.sections:
+        title = "8 specs in one process, then on a Dask cluster of 2 worker processes"
+        table = [
+            row for name, specs in EXECUTOR_SPECS.items() for row in bench_executors(name, specs)
+        ]
+        sections.append((title, table))
+    for title, table in sections:
+        print(f"\n{title}\n{tabulate(table, headers='keys')}")
+    if args.markdown:
+        text = "".join(
+            f"#### {title}\n\n{tabulate(table, headers='keys', tablefmt='github')}\n\n"
+            for title, table in sections
+        )
+        args.markdown.write_text(text)
+    return 0
+
+
+def bench_types(args: argparse.Namespace) -> list[tuple[str, list[dict[str, object]]]]:
     rows = []
     for size in args.sizes:
         rows.append(bench_floor(size))
@@ -193,23 +305,10 @@ def main() -> int:
             rows.append(bench_type(model_type, size, epochs, args.batch_size))
             print(tabulate([rows[-1]], headers="keys"), flush=True)
     largest = max(args.sizes)
-    csv_rows = [bench_csv(largest, None), bench_csv(largest, 100_000)]
-    collection = [bench_collection(200)]
-    sections = [
+    return [
         ("Pipeline per model type (wall time and peak memory of the whole process)", rows),
         (f"Against the floor and the old script at {largest} rows", ratios(rows, largest)),
-        ("A CSV of the largest size, read whole or in chunks", csv_rows),
-        ("Collecting 200 specs", collection),
     ]
-    for title, table in sections:
-        print(f"\n{title}\n{tabulate(table, headers='keys')}")
-    if args.markdown:
-        text = "".join(
-            f"#### {title}\n\n{tabulate(table, headers='keys', tablefmt='github')}\n\n"
-            for title, table in sections
-        )
-        args.markdown.write_text(text)
-    return 0
 
 
 if __name__ == "__main__":

@@ -170,6 +170,28 @@ def read_npz(source: Path | IO[bytes]) -> tuple[dict[str, Any], dict[str, np.nda
     return meta, arrays
 
 
+def stamped(model_file: bytes, metadata: dict[str, Any]) -> bytes:
+    """The same model file with other caller metadata, without loading the model: its arrays
+    (a fitted estimator among them, as skops bytes) are copied as they are."""
+    meta, arrays = read_npz(io.BytesIO(model_file))
+    meta["metadata"] = metadata
+    members: dict[str, Any] = dict(arrays)
+    members[_META_KEY] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **members)
+    return buffer.getvalue()
+
+
+def stored_identity(model_file: bytes) -> tuple[str, dict[str, Any]]:
+    """The type and parameters a model file declares, read from its header alone."""
+    meta, _ = read_npz(io.BytesIO(model_file))
+    try:
+        return str(meta["type"]), dict(meta["params"])
+    except (KeyError, TypeError, ValueError) as error:
+        detail = f"{type(error).__name__}: {error}"
+        raise ModelFileError(f"<model bytes>: not a model this package saved ({detail})") from None
+
+
 def read_arrays(source: Path | IO[bytes]) -> dict[str, np.ndarray]:
     """The named arrays of an ``.npz`` archive, read without pickle: every size is judged from
     the zip directory and the ``.npy`` headers before any array is allocated

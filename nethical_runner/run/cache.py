@@ -116,8 +116,9 @@ class ResultCache:
             return None
         return CachedModel(model, training_ms)
 
-    def store(self, key: str, model: Model, training_ms: float) -> None:
-        atomic_write_bytes(self._path(key), model.to_npz_bytes({"training_ms": training_ms}))
+    def store(self, key: str, model_file: bytes) -> None:
+        """``model_file``: a model file whose metadata holds ``training_ms``."""
+        atomic_write_bytes(self._path(key), model_file)
 
     def _read(self, key: str) -> bytes | None:
         """The entry's bytes, read no further than the limit, and only if unzipping them stays

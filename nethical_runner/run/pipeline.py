@@ -26,14 +26,15 @@ from nethical_runner.data.identity import data_identity
 from nethical_runner.drift import DriftResult, track_drift
 from nethical_runner.metrics.gate import decide, interval_level, thresholds
 from nethical_runner.metrics.intervals import Interval, metric_intervals
-from nethical_runner.models import Model, load_model
+from nethical_runner.models import ModelFileError, ReadsText
+from nethical_runner.models.base import stamped, stored_identity
 from nethical_runner.run.adapters import drift_input
 from nethical_runner.run.audit_observer import AuditObserver
 from nethical_runner.run.cache import cache_key, environment
 from nethical_runner.run.champion import Champion, find_champion
 from nethical_runner.run.events import NO_OBSERVER, RunObserver
 from nethical_runner.run.executors import IN_PROCESS, Executor, Pending
-from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
+from nethical_runner.run.results import CohortFailure, CohortResult, LazyModel, SpecResult
 from nethical_runner.run.saving import save_cohort
 from nethical_runner.run.settings import RunSettings
 from nethical_runner.run.task import (
@@ -190,13 +191,22 @@ def _finish_cohort(
             f"{answer.data_identity}, this process {task.data_identity}; the data must be the "
             "same wherever cohorts train"
         )
-    model, _ = load_model(answer.model_bytes, spec.estimator_prefixes)
+    declared = cohort.new_model()
+    if answer.dataset.token_columns and isinstance(declared, ReadsText):  # learnt from the data
+        declared = declared.with_token_columns(answer.dataset.token_columns)
+    stored = stored_identity(answer.model_bytes)  # the header only: no estimator is loaded
+    if stored != (declared.type_name, declared.params.model_dump(mode="json")):
+        raise ModelFileError(
+            f"{describe_place(answer.trained_on)} sent a model of type {stored[0]} with other "
+            "parameters than declared"
+        )
+    model = LazyModel(answer.model_bytes, spec.estimator_prefixes)
     dataset, split, stage_ms = answer.dataset, answer.split, answer.stage_ms
     observer.data_loaded(cohort, dataset)
     observer.data_split(cohort, split)
     cache = settings.result_cache
     if cache and not answer.cached:
-        cache.store(task.key, model, stage_ms["training"])
+        cache.store(task.key, stamped(answer.model_bytes, {"training_ms": stage_ms["training"]}))
     observer.training_completed(cohort, stage_ms, cached=answer.cached)
     observer.validated(cohort, answer.metrics)
     sla = _measure_sla(submitted, cohort, model, answer)
@@ -210,8 +220,9 @@ def _finish_cohort(
     champion = _champion(spec, cohort, settings, split)
     run_facts = {"stage_ms": stage_ms, "cached": answer.cached, "trained_on": answer.trained_on}
     model_path, metrics_path = save_cohort(
-        spec, cohort, settings, model, dataset, answer.metrics, verdicts, promoted, run_facts
-    )
+        spec, cohort, settings, answer.model_bytes, dataset, answer.metrics, verdicts, promoted,
+        run_facts,
+    )  # fmt: skip
     observer.model_saved(cohort, model_path, metrics_path)
     return CohortResult(
         spec_name=spec.name,
@@ -219,7 +230,7 @@ def _finish_cohort(
         model_type=config.model.type,
         dataset=dataset,
         split=split,
-        model=model,
+        trained_model=model,
         validation_probabilities=probabilities,
         metrics=answer.metrics,
         intervals=intervals,
@@ -267,7 +278,7 @@ def _champion(spec: Spec, cohort: Cohort, settings: RunSettings, split: Split) -
 
 
 def _measure_sla(
-    submitted: SubmittedSpec, cohort: Cohort, model: Model, answer: TrainedCohort
+    submitted: SubmittedSpec, cohort: Cohort, model: LazyModel, answer: TrainedCohort
 ) -> SlaResult | None:
     """Time the trained model against the cohort's ``sla`` section and write its reports:
     here, where CI reads its numbers, unless the section names a worker resource to time on."""
@@ -284,7 +295,7 @@ def _measure_sla(
         samples, measured_on = None, "controller"
     result = measure(
         config.sla,
-        predict=model.predict_proba,
+        predict=model.loaded().predict_proba,
         rows=rows,
         stage_ms=answer.stage_ms,
         seed=config.training.seed,

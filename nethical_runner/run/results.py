@@ -13,10 +13,26 @@ from nethical_runner.data import Dataset, Split
 from nethical_runner.drift import DriftFailure, DriftResult
 from nethical_runner.metrics.gate import Verdict
 from nethical_runner.metrics.intervals import Interval
-from nethical_runner.models import Model
+from nethical_runner.models import Model, load_model
 from nethical_runner.run.champion import Champion
 from nethical_runner.sla.measure import SlaResult
 from nethical_runner.spec import Spec
+
+
+class LazyModel:
+    """A trained model as the worker sent it (a model file's bytes), loaded on first use: the
+    controller saves and caches the bytes as they are, and only timing latency (or a caller
+    in Python) needs the model itself, whose loading may cost seconds of imports."""
+
+    def __init__(self, model_file: bytes, estimator_prefixes: tuple[str, ...]) -> None:
+        self.model_file = model_file
+        self.estimator_prefixes = estimator_prefixes
+        self._model: Model | None = None
+
+    def loaded(self) -> Model:
+        if self._model is None:
+            self._model, _ = load_model(self.model_file, self.estimator_prefixes)
+        return self._model
 
 
 @dataclass
@@ -28,7 +44,7 @@ class CohortResult:
     model_type: str
     dataset: Dataset
     split: Split
-    model: Model
+    trained_model: LazyModel
     # The positive-class probability of every validation row, predicted once: the metrics,
     # the reliability report and drift all read these instead of predicting again.
     validation_probabilities: np.ndarray
@@ -44,6 +60,10 @@ class CohortResult:
     champion: Champion | None = None  # for regression against the champion
     # where it trained: executor, host, pid and (on a cluster) worker address
     trained_on: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def model(self) -> Model:
+        return self.trained_model.loaded()
 
     def context(self) -> str:
         """``cohort alpha, 2000 samples, synthetic data`` for messages."""

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from nethical_runner import __version__
-from nethical_runner._files import atomic_write_json
+from nethical_runner._files import atomic_write_bytes, atomic_write_json
 from nethical_runner._names import metrics_file, model_file, pointer_file
 from nethical_runner.data import Dataset
 from nethical_runner.metrics.gate import Verdict
-from nethical_runner.models import Model
+from nethical_runner.models.base import stamped
 from nethical_runner.run.settings import RunSettings
 from nethical_runner.spec import Cohort, Spec
 
@@ -22,14 +22,14 @@ def save_cohort(
     spec: Spec,
     cohort: Cohort,
     settings: RunSettings,
-    model: Model,
+    trained: bytes,
     dataset: Dataset,
     metrics: dict[str, Any],
     verdicts: list[Verdict],
     promoted: bool,
     extra: dict[str, Any],
 ) -> tuple[Path, Path]:
-    """Write model and metrics under ``models/current`` or ``models/candidates``.
+    """Write the model (``trained``: its file's bytes, as trained) and metrics under ``models/current`` or ``models/candidates``.
 
     File names carry the run id, so nothing already there is ever overwritten, and are built
     by :mod:`nethical_runner._names`, so no other spec or cohort has them; a promotion also
@@ -65,10 +65,8 @@ def save_cohort(
         **{k: _plain(v) for k, v in metrics.items()},
     }
     try:
-        model.save(
-            model_path,
-            metadata={"spec": spec.name, "cohort": cohort.id, "run": settings.run_id},
-        )
+        metadata = {"spec": spec.name, "cohort": cohort.id, "run": settings.run_id}
+        atomic_write_bytes(model_path, stamped(trained, metadata))
         atomic_write_json(metrics_path, record)
         if promoted:
             pointer = folder / pointer_file(spec.name, cohort.id)
