@@ -204,9 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --accept-baseline: {error}", file=sys.stderr)
         return EXIT_ERROR
     try:
-        executor = executor_from(args.dask, args.dask_retries)
+        executor = executor_from(args.dask, args.dask_retries, "--")
     except ValueError as error:
-        print(terminal(f"error: --dask: {error}"), file=sys.stderr)
+        print(terminal(f"error: {error}"), file=sys.stderr)
         return EXIT_ERROR
     try:
         judged = _run(specs, _settings(args, accept), baseline, executor)

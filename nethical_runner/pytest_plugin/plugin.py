@@ -104,9 +104,12 @@ def _executor(config: pytest.Config) -> Executor:
     retries = config.getoption("--nethical-dask-retries")
     try:
         count = None if retries is None else retry_count(retries)
-        executor = executor_from(address, count)
     except ValueError as error:
-        raise pytest.UsageError(f"--nethical-dask: {error}") from None
+        raise pytest.UsageError(f"--nethical-dask-retries: {error}") from None
+    try:
+        executor = executor_from(address, count, "--nethical-")
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
     worker = getattr(config, "workerinput", None) is not None
     under_xdist = worker or getattr(config.option, "dist", "no") != "no"
     if under_xdist and address is not None and address.startswith("local"):

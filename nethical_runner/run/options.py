@@ -83,8 +83,12 @@ RUN_OPTIONS = (
 )
 
 
-def executor_from(address: str | None, retries: int | None) -> Executor:
-    """The executor the two Dask options name; ValueError for values that cannot be used."""
+def executor_from(address: str | None, retries: int | None, prefix: str) -> Executor:
+    """The executor the two Dask options name; ValueError, naming the option as the front end
+    spells it (``prefix``: ``--nethical-`` or ``--``), for values that cannot be used."""
     if address is None and retries is not None:
-        raise ValueError("dask-retries is for a Dask run: give dask ADDRESS too")
-    return executor_for(address, DEFAULT_RETRIES if retries is None else retries)
+        raise ValueError(f"{prefix}dask-retries is for a Dask run: give {prefix}dask ADDRESS too")
+    try:
+        return executor_for(address, DEFAULT_RETRIES if retries is None else retries)
+    except ValueError as error:
+        raise ValueError(f"{prefix}dask: {error}") from None

@@ -194,12 +194,15 @@ def _finish_cohort(
     declared = cohort.new_model()
     if answer.dataset.token_columns and isinstance(declared, ReadsText):  # learnt from the data
         declared = declared.with_token_columns(answer.dataset.token_columns)
-    stored = stored_identity(answer.model_bytes)  # the header only: no estimator is loaded
-    if stored != (declared.type_name, declared.params.model_dump(mode="json")):
-        raise ModelFileError(
-            f"{describe_place(answer.trained_on)} sent a model of type {stored[0]} with other "
-            "parameters than declared"
-        )
+    stored_type, stored_params = stored_identity(answer.model_bytes)  # no estimator loaded
+    if stored_type != declared.type_name:
+        wrong = f"a {stored_type} model where {declared.type_name} is declared"
+    elif stored_params != declared.params.model_dump(mode="json"):
+        wrong = f"a {stored_type} model with other parameters than declared"
+    else:
+        wrong = None
+    if wrong:
+        raise ModelFileError(f"{describe_place(answer.trained_on)} sent {wrong}")
     model = LazyModel(answer.model_bytes, spec.estimator_prefixes)
     dataset, split, stage_ms = answer.dataset, answer.split, answer.stage_ms
     observer.data_loaded(cohort, dataset)

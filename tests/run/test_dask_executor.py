@@ -4,6 +4,7 @@ are those of an in-process run; faults fail the affected items with their reason
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -21,6 +22,7 @@ from support.dask_processes import DaskProcesses
 
 from conftest import SpecWriter
 from nethical_runner.cli.main import main
+from nethical_runner.models import create_model
 from nethical_runner.run.executors import dask as dask_executor
 from nethical_runner.run.executors import executor_for
 from nethical_runner.run.pipeline import run_spec
@@ -362,3 +364,40 @@ def test_a_worker_with_other_code_refuses_to_train(write_spec: SpecWriter, tmp_p
     answer = decode_answer(run_encoded(other.encode(), "test"))
     assert isinstance(answer, FailedCohort)
     assert "numpy" in answer.reason and "0.1 on the controller" in answer.reason
+
+
+class _ForgingWorker:
+    """An answer from a worker that lies: a model of another type than the spec declares."""
+
+    def __init__(self, answer: bytes) -> None:
+        self._answer = answer
+
+    def ready(self) -> bool:
+        return True
+
+    def answer(self) -> bytes:
+        found = decode_answer(self._answer)
+        assert isinstance(found, TrainedCohort)
+        other = create_model("heuristic").fit(
+            found.split.X_val, found.split.y_val, epochs=1, batch_size=32, seed=0
+        )
+        forged = dataclasses.replace(found, model_bytes=other.to_npz_bytes({"training_ms": 1.0}))
+        return forged.encode()
+
+
+def test_a_worker_sending_another_model_than_declared_fails_the_cohort(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    from nethical_runner.run.pipeline import finish_spec, submit_spec
+
+    spec = _spec(write_spec, TWO_COHORTS, "pair")
+    submitted = submit_spec(spec, RunSettings(tmp_path / "out"), executor_for(None))
+    task, pending = submitted.cohorts["alpha"]
+    submitted.cohorts["alpha"] = (task, _ForgingWorker(pending.answer()))
+    result = finish_spec(submitted)
+    alpha = result.cohorts["alpha"]
+    assert isinstance(alpha, CohortFailure)
+    assert "this process (host " in alpha.reason
+    assert "sent a heuristic model where logistic is declared" in alpha.reason
+    assert isinstance(result.cohorts["beta"], CohortResult)
+    assert not any("alpha" in path.name for path in (tmp_path / "out").rglob("*.npz"))
