@@ -177,6 +177,7 @@ EXECUTOR_SPECS = {
         "heuristic": ("heuristic", 1_000_000, 10),
     },
 }
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 MEASURED = """
 import json, resource, sys
 from nethical_runner.cli.main import main
@@ -194,7 +195,9 @@ def bench_executors(
     title: str, declared: dict[str, tuple[str, int, int]]
 ) -> list[dict[str, object]]:
     """The same 8 specs serially in one process, then on ``local:2``; the metrics must match.
-    Summed training time shows what two processes training side by side cost each other."""
+    Then split by hand over two plain processes started at once, the most two processes can
+    do on this machine without any scheduler: summed training time shows what two processes
+    training side by side cost each other."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         for name, (model, rows, epochs) in declared.items():
@@ -222,6 +225,28 @@ def bench_executors(
                  "controller peak MB": round(measured["controller MB"]),
                  "largest worker peak MB": round(measured["largest worker MB"]) if extra else "-"}
             )  # fmt: skip
+        out = root / "halves"
+        start = time.perf_counter()
+        halves = [
+            subprocess.Popen(
+                [sys.executable, "measured.py", "run", *specs[half::2], "--out", str(out)],
+                cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env={**os.environ, **ONE_THREAD},  # as Dask starts its workers
+            )
+            for half in (0, 1)
+        ]  # fmt: skip
+        if any(process.wait() for process in halves):
+            raise RuntimeError("a half of the specs failed")
+        wall = time.perf_counter() - start
+        records = [json.loads(p.read_text()) for p in out.glob("models/*/*_metrics_*.json")]
+        records.sort(key=lambda record: record["spec"])
+        metrics.append([(r["spec"], r["accuracy"], r["ece"], r["auc"]) for r in records])
+        table.append(
+            {"specs": title, "executor": "2 processes, 4 specs each (no Dask)",
+             "wall s": round(wall, 2),
+             "training s, summed": round(sum(r["stage_ms"]["training"] for r in records) / 1000, 1),
+             "controller peak MB": "-", "largest worker peak MB": "-"}
+        )  # fmt: skip
     serial = float(table[0]["wall s"])  # type: ignore[arg-type]
     for row, found in zip(table, metrics, strict=True):
         row["speed-up"] = round(serial / float(row["wall s"]), 2)  # type: ignore[arg-type]

@@ -179,6 +179,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args.specs, _prefixes(args))
     if args.command == "audit":
         return run_audit_command(args)
+    try:
+        executor = executor_from(args.dask, args.dask_retries, "--")
+    except ValueError as error:
+        print(terminal(f"error: {error}"), file=sys.stderr)
+        return EXIT_ERROR
+    executor.start()  # a cluster starts while the specs are read
+    try:
+        return _train_and_judge(args, executor)
+    finally:  # Ctrl-C included: outstanding tasks are cancelled, a local cluster stopped
+        executor.close()
+
+
+def _train_and_judge(args: argparse.Namespace, executor: Executor) -> int:
+    """``train`` and ``run``: the specs, trained on ``executor`` and judged; the exit code."""
     if args.command == "train":
         try:
             specs = [_spec_from_flags(args, model_type) for model_type in _model_types(args)]
@@ -203,15 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: --accept-baseline: {error}", file=sys.stderr)
         return EXIT_ERROR
-    try:
-        executor = executor_from(args.dask, args.dask_retries, "--")
-    except ValueError as error:
-        print(terminal(f"error: {error}"), file=sys.stderr)
-        return EXIT_ERROR
-    try:
-        judged = _run(specs, _settings(args, accept), baseline, executor)
-    finally:  # Ctrl-C included: outstanding tasks are cancelled, a local cluster stopped
-        executor.close()
+    judged = _run(specs, _settings(args, accept), baseline, executor)
     outcomes = [entry.outcome for entry in judged]
     if any(outcome.unjudged for outcome in outcomes):
         return EXIT_ERROR

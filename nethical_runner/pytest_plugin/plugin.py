@@ -95,6 +95,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         accept_baseline=_accepted(config),
     )
     config.stash[SESSION_KEY] = TrainingSession(settings, executor)
+    if not config.option.collectonly:
+        executor.start()  # a local cluster starts while pytest collects
 
 
 def _executor(config: pytest.Config) -> Executor:

@@ -29,7 +29,8 @@ def save_cohort(
     promoted: bool,
     extra: dict[str, Any],
 ) -> tuple[Path, Path]:
-    """Write the model (``trained``: its file's bytes, as trained) and metrics under ``models/current`` or ``models/candidates``.
+    """Write the model (``trained``: its file's bytes, as trained) and the metrics record under
+    ``models/current`` or ``models/candidates``.
 
     File names carry the run id, so nothing already there is ever overwritten, and are built
     by :mod:`nethical_runner._names`, so no other spec or cohort has them; a promotion also

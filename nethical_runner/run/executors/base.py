@@ -39,6 +39,10 @@ class Executor(Protocol):
         front end should submit every spec it will need at once."""
         ...
 
+    def start(self) -> None:
+        """Get ready to take tasks, in the background (start or reach a cluster)."""
+        ...
+
     def submit(self, task: CohortTask) -> Pending: ...
 
     def time_predictions(

@@ -31,6 +31,9 @@ class InProcessExecutor:
     description = EXECUTOR_NAME
     runs_elsewhere = False
 
+    def start(self) -> None:
+        """Nothing to start."""
+
     def submit(self, task: CohortTask) -> _Deferred:
         return _Deferred(task.encode())
 
