@@ -23,7 +23,8 @@ class RunObserver:
     about, as the step itself failing would."""
 
     def training_started(self, spec: Spec, cohort: Cohort) -> None:
-        """Before anything of ``cohort`` is built or read."""
+        """Before anything else is told about ``cohort`` (on a cluster, it may have trained by
+        then: each cohort's steps are told together, in the spec's order)."""
 
     def data_loaded(self, cohort: Cohort, dataset: Dataset) -> None:
         """The cohort's rows are read (or generated)."""

@@ -141,7 +141,8 @@ class TrainedCohort:
                 whole=(int(found["rows"]), str(found["sha256"])),
             )
             empty = np.empty((0, X_val.shape[1]), dtype=X_val.dtype)
-            split = Split(empty, y_val[:0], X_val, y_val, counted_train_rows=header["train_rows"])
+            train_rows = int(header["train_rows"])
+            split = Split(empty, y_val[:0], X_val, y_val, counted_train_rows=train_rows)
             return cls(
                 model_bytes=arrays["model"].tobytes(),
                 dataset=dataset,
