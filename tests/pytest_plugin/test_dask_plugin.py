@@ -4,6 +4,10 @@ one process, under pytest-xdist, on ``local:2`` and on a real scheduler with its
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +125,41 @@ def test_options_that_cannot_work_are_usage_errors(
     result = pytester.runpytest_subprocess("specs/", *options)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_ctrl_c_under_pytest_cancels_the_outstanding_tasks(
+    write_spec: SpecWriter, pytester: pytest.Pytester, deployment: DaskProcesses
+) -> None:
+    body = "model: {type: simple_transformer}\ntraining: {epochs: 6, batch_size: 64}\n"
+    for name in ("first", "second"):
+        write_spec(
+            f"version: 1\nname: {name}\n{body}data: {{source: synthetic, samples: 40000}}\n",
+            f"specs/{name}.yaml",
+        )
+    command = [
+        sys.executable, "-m", "pytest", "specs/", "-p", "no:cacheprovider",
+        "--nethical-dask", deployment.address,
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    with deployment.client() as client:
+
+        def ours() -> list[str]:
+            keys = client.run_on_scheduler(
+                lambda dask_scheduler: list(map(str, dask_scheduler.tasks))
+            )
+            return [k for k in keys if k.startswith("nethical-cohort-")]
+
+        deadline = time.monotonic() + 60
+        while len(ours()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(ours()) == 2, "both specs are submitted once collection ends"
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+        deadline = time.monotonic() + 30
+        while ours() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not ours(), output.decode(errors="replace")[-2000:]
+    assert process.returncode == pytest.ExitCode.INTERRUPTED
+    assert not list((pytester.path / "nethical-out").rglob("*.npz"))
