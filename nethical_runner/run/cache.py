@@ -27,7 +27,6 @@ import io
 import json
 import platform
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +79,6 @@ def cache_key(config: RunConfig, data_identity: str, estimator_prefixes: tuple[s
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class CachedModel:
-    model: Model
-    training_ms: float  # how long the run that fitted it took to train
-
-    def to_bytes(self) -> bytes:
-        """The entry as a model file, to send to whoever validates it."""
-        return self.model.to_npz_bytes({"training_ms": self.training_ms})
-
-
 class ResultCache:
     """One ``.npz`` model file per entry, under ``<root>/<key[:2]>/<key>.npz``, written
     atomically so a reader never sees half an entry."""
@@ -101,20 +90,21 @@ class ResultCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npz"
 
-    def load(self, key: str, like: Model, allowed_prefixes: tuple[str, ...]) -> CachedModel | None:
-        """The model stored under ``key`` if it is of ``like``'s type and parameters and loads
-        under ``allowed_prefixes`` (the project's, as for any model file); otherwise None."""
+    def load(self, key: str, like: Model, allowed_prefixes: tuple[str, ...]) -> bytes | None:
+        """The model file stored under ``key`` (its metadata holding the training time of the
+        run that fitted it), if it is of ``like``'s type and parameters and loads under
+        ``allowed_prefixes`` (the project's, as for any model file); otherwise None."""
         data = self._read(key)
         if data is None:
             return None
         try:
             model, metadata = load_model(data, allowed_prefixes)
-            training_ms = float(metadata["training_ms"])
+            float(metadata["training_ms"])
         except Exception:  # whatever is wrong with an entry, retraining is the answer
             return None
         if _identity(model) != _identity(like):
             return None
-        return CachedModel(model, training_ms)
+        return data
 
     def store(self, key: str, model_file: bytes) -> None:
         """``model_file``: a model file whose metadata holds ``training_ms``."""

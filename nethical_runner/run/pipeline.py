@@ -122,7 +122,7 @@ def finish_spec(submitted: SubmittedSpec) -> SpecResult:
         accept_baseline=settings.accept_baseline,
     )
     if isinstance(drift, DriftResult):
-        submitted.observer.drift_reported(drift)
+        observer.drift_reported(drift)
     audit = submitted.audit
     receipt = audit.finish(spec, results) if audit else None
     return SpecResult(spec, settings.run_id, results, receipt, drift)
@@ -173,7 +173,7 @@ def _task(spec: Spec, cohort: Cohort, settings: RunSettings) -> CohortTask:
         cache_dir=settings.cache_dir.resolve(),
         data_identity=identity,
         environment=environment(),
-        cached_model=None if cached is None else cached.to_bytes(),
+        cached_model=cached,
     )
 
 

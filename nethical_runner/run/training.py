@@ -98,7 +98,7 @@ def train_task(task: CohortTask, trained_on: dict[str, str]) -> TrainedCohort:
         whole=(dataset.rows, dataset.fingerprint),
     )
     return TrainedCohort(
-        model_bytes=model.to_npz_bytes({"training_ms": stage_ms["training"]}),
+        model_bytes=task.cached_model or model.to_npz_bytes({"training_ms": stage_ms["training"]}),
         dataset=validation_only,
         split=Split(
             split.X_train[:0], split.y_train[:0], split.X_val, split.y_val, split.train_rows

@@ -144,22 +144,17 @@ def test_ctrl_c_under_pytest_cancels_the_outstanding_tasks(
         command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     with deployment.client() as client:
-
-        def ours() -> list[str]:
-            keys = client.run_on_scheduler(
-                lambda dask_scheduler: list(map(str, dask_scheduler.tasks))
-            )
-            return [k for k in keys if k.startswith("nethical-cohort-")]
-
         deadline = time.monotonic() + 60
-        while len(ours()) < 2 and time.monotonic() < deadline:
+        while len(deployment.cohort_tasks(client)) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(ours()) == 2, "both specs are submitted once collection ends"
+        assert len(deployment.cohort_tasks(client)) == 2, (
+            "both specs are submitted once collection ends"
+        )
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
         deadline = time.monotonic() + 30
-        while ours() and time.monotonic() < deadline:
+        while deployment.cohort_tasks(client) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not ours(), output.decode(errors="replace")[-2000:]
+        assert not deployment.cohort_tasks(client), output.decode(errors="replace")[-2000:]
     assert process.returncode == pytest.ExitCode.INTERRUPTED
     assert not list((pytester.path / "nethical-out").rglob("*.npz"))

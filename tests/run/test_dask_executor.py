@@ -25,10 +25,17 @@ from nethical_runner.cli.main import main
 from nethical_runner.models import create_model
 from nethical_runner.run.executors import dask as dask_executor
 from nethical_runner.run.executors import executor_for
-from nethical_runner.run.pipeline import run_spec
+from nethical_runner.run.pipeline import SubmittedSpec, finish_spec, run_spec, submit_spec
 from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
 from nethical_runner.run.settings import RunSettings
-from nethical_runner.run.task import TrainedCohort, WireError, decode_answer
+from nethical_runner.run.task import (
+    CohortTask,
+    FailedCohort,
+    TrainedCohort,
+    WireError,
+    decode_answer,
+)
+from nethical_runner.run.training import run_encoded
 from nethical_runner.spec import Spec, load_spec
 
 TWO_COHORTS = """\
@@ -69,6 +76,12 @@ def _comparable(result: SpecResult) -> dict[str, Any]:
 
 def _spec(write_spec: SpecWriter, text: str, name: str) -> Spec:
     return load_spec(write_spec(text, f"{name}.yaml"))
+
+
+def _submitted_in_process(write_spec: SpecWriter, tmp_path: Path) -> SubmittedSpec:
+    """The two-cohort spec handed to the in-process executor, which trains when asked."""
+    spec = _spec(write_spec, TWO_COHORTS, "pair")
+    return submit_spec(spec, RunSettings(tmp_path / "out"), executor_for(None))
 
 
 def test_a_local_cluster_gives_the_in_process_results_and_trains_identical_cohorts_once(
@@ -269,23 +282,16 @@ def test_ctrl_c_cancels_outstanding_tasks(
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     with deployment.client() as client:
-
-        def ours() -> list[str]:
-            keys = client.run_on_scheduler(
-                lambda dask_scheduler: list(map(str, dask_scheduler.tasks))
-            )
-            return [k for k in keys if k.startswith("nethical-cohort-")]
-
         deadline = time.monotonic() + 60
-        while not ours() and time.monotonic() < deadline:
+        while not deployment.cohort_tasks(client) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert ours(), "the task never reached the scheduler"
+        assert deployment.cohort_tasks(client), "the task never reached the scheduler"
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
         deadline = time.monotonic() + 30
-        while ours() and time.monotonic() < deadline:
+        while deployment.cohort_tasks(client) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not ours()
+        assert not deployment.cohort_tasks(client)
     assert process.returncode != 0
     assert not (tmp_path / "out" / "models").exists()
 
@@ -300,8 +306,6 @@ def test_data_changed_between_submission_and_training_fails_the_cohort(
         "data:\n  source: csv\n  csv: {path: t.csv, label: label}\n"
     )
     spec = load_spec(write_spec(text, "csv.yaml"), root=write_spec.root)
-    from nethical_runner.run.pipeline import finish_spec, submit_spec
-
     submitted = submit_spec(spec, RunSettings(tmp_path / "out"), executor_for(None))
     data.write_text(data.read_text() + "1,1,0\n")  # in-process trains when asked: after this
     (cohort,) = finish_spec(submitted).cohorts.values()
@@ -312,10 +316,7 @@ def test_data_changed_between_submission_and_training_fails_the_cohort(
 def test_answers_are_plain_data_and_a_pickle_is_refused(
     write_spec: SpecWriter, tmp_path: Path
 ) -> None:
-    from nethical_runner.run.pipeline import submit_spec
-
-    spec = _spec(write_spec, TWO_COHORTS, "pair")
-    submitted = submit_spec(spec, RunSettings(tmp_path / "out"), executor_for(None))
+    submitted = _submitted_in_process(write_spec, tmp_path)
     task, pending = submitted.cohorts["alpha"]
     answer = decode_answer(pending.answer())
     assert isinstance(answer, TrainedCohort)
@@ -350,12 +351,7 @@ def test_without_dask_installed_the_option_says_how_to_install_it(
 
 
 def test_a_worker_with_other_code_refuses_to_train(write_spec: SpecWriter, tmp_path: Path) -> None:
-    from nethical_runner.run.pipeline import submit_spec
-    from nethical_runner.run.task import CohortTask, FailedCohort
-    from nethical_runner.run.training import run_encoded
-
-    spec = _spec(write_spec, TWO_COHORTS, "pair")
-    submitted = submit_spec(spec, RunSettings(tmp_path / "out"), executor_for(None))
+    submitted = _submitted_in_process(write_spec, tmp_path)
     task, _ = submitted.cohorts["alpha"]
     assert isinstance(task, CohortTask)
     other = CohortTask(
@@ -388,10 +384,7 @@ class _ForgingWorker:
 def test_a_worker_sending_another_model_than_declared_fails_the_cohort(
     write_spec: SpecWriter, tmp_path: Path
 ) -> None:
-    from nethical_runner.run.pipeline import finish_spec, submit_spec
-
-    spec = _spec(write_spec, TWO_COHORTS, "pair")
-    submitted = submit_spec(spec, RunSettings(tmp_path / "out"), executor_for(None))
+    submitted = _submitted_in_process(write_spec, tmp_path)
     task, pending = submitted.cohorts["alpha"]
     submitted.cohorts["alpha"] = (task, _ForgingWorker(pending.answer()))
     result = finish_spec(submitted)

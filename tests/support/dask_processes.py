@@ -60,6 +60,11 @@ class DaskProcesses:
     def client(self) -> distributed.Client:
         return distributed.Client(self.address, timeout=STARTUP_S)
 
+    def cohort_tasks(self, client: distributed.Client) -> list[str]:
+        """The keys of the cohort tasks the scheduler holds now."""
+        keys = client.run_on_scheduler(lambda dask_scheduler: list(map(str, dask_scheduler.tasks)))
+        return [key for key in keys if key.startswith("nethical-cohort-")]
+
     def wait_for_workers(self, count: int) -> None:
         with self.client() as client:
             client.wait_for_workers(count, timeout=STARTUP_S)

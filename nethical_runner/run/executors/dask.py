@@ -72,10 +72,6 @@ def _train_on_worker(task: bytes) -> bytes:
     return run_encoded(task, EXECUTOR_NAME, worker.address)
 
 
-def _time_on_worker(task: bytes) -> bytes:
-    return run_timing_encoded(task)
-
-
 @dataclass
 class DaskExecutor:
     address: str
@@ -139,7 +135,7 @@ class DaskExecutor:
                 f"(start one with: dask worker ADDRESS --resources {resource}=1)"
             )
         future = client.submit(
-            _time_on_worker,
+            run_timing_encoded,
             encode_timing(model, rows, sla, estimator_prefixes),
             key=f"nethical-sla-{uuid.uuid4().hex}",
             resources={resource: 1},
