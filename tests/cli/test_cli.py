@@ -76,7 +76,7 @@ def test_run_exits_1_on_a_missed_gate_and_train_only_with_strict(tmp_path: Path)
 
 def test_bad_flag_values_name_the_flag(capsys) -> None:
     assert main(["train", "--model-type", "logistic", "--num-samples", "3"]) == 2
-    assert "error: --num-samples: 3 is below the minimum 10" in capsys.readouterr().err
+    assert "error: --num-samples 3: 3 is below the minimum 10" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--model-type", "nonsense"])
     assert exit_info.value.code == 2
