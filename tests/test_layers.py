@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).parents[1] / "nethical_runner"
 # Top to bottom; a folder may import its own modules and anything in a lower layer. The domain
 # folders share a layer, and their imports of each other must not go round in a circle.
 LAYERS = (
-    ("__main__", "pytest_plugin", "cli"),
+    ("__main__", "pytest_plugin", "cli", "api"),
     ("report",),
     ("checks",),
     ("run",),

@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from nethical_runner.models.anomaly import AnomalyModel
-from nethical_runner.models.base import Model, ModelFileError, ModelParams, read_npz
+from nethical_runner.models.base import (
+    Model,
+    ModelFileError,
+    ModelParams,
+    feature_names_of,
+    read_npz,
+)
 from nethical_runner.models.capabilities import CAPABILITIES, ReadsText, TrainsFromChunks
 from nethical_runner.models.correlation import CorrelationModel
 from nethical_runner.models.heuristic import HeuristicModel
@@ -55,15 +61,17 @@ def build_model(
 
 
 def load_model(
-    source: Path | bytes, allowed_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES
+    source: str | Path | bytes, allowed_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_PREFIXES
 ) -> tuple[Model, dict[str, Any]]:
-    """A saved model (a ``.npz`` file or its bytes) and the metadata stored with it, read
-    without pickle.
+    """A saved model (a ``.npz`` file, by path, or its bytes) and the metadata stored with it,
+    read without pickle; the model's ``feature_names`` are those it was trained on, when the
+    file records them.
 
     A model file is input like any other: ``allowed_prefixes`` (the module prefixes a stored
     scikit-learn estimator may use) come from the caller, never from the file, and anything
     wrong with the file is a :class:`ModelFileError` naming it.
     """
+    source = Path(source) if isinstance(source, str) else source
     path = source if isinstance(source, Path) else "<model bytes>"
     meta, arrays = read_npz(io.BytesIO(source) if isinstance(source, bytes) else source)
     try:
@@ -73,6 +81,7 @@ def load_model(
             params["allowed_prefixes"] = list(allowed_prefixes)
         model = model_class.from_params(params)
         model.set_state(arrays)
+        model.feature_names = feature_names_of(meta)
         return model, meta["metadata"]
     except ModelFileError as error:
         raise ModelFileError(f"{path}: {error}") from None

@@ -105,7 +105,7 @@ class AnomalyModel(Model):
         self.platt_ = fit_platt(-forest.score_samples(X), labels)
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         if X.ndim != 2 or X.shape[1] != int(self.n_features_):
             raise ValueError(f"model was trained on {int(self.n_features_)} columns")
         if self.params.method == "isolation_forest":

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.lib import format as np_format
 from pydantic import BaseModel, ConfigDict
 
+from nethical_runner._escape import brief, clip
 from nethical_runner._files import atomic_write_bytes
 
 _META_KEY = "__meta__"
@@ -58,6 +59,13 @@ class Model(ABC):
 
     def __init__(self, params: ModelParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
+        # The training table's feature columns in order, saved with the model; None when it was
+        # fitted on a bare array.
+        self.feature_names: tuple[str, ...] | None = None
+
+    def display_name(self) -> str:
+        """How reports name the model: its type, unless the type has more to say."""
+        return self.type_name
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Model:
@@ -76,9 +84,19 @@ class Model(ABC):
     ) -> Model:
         """Learn from ``X`` and 0/1 labels ``y``; deterministic for a given ``seed``."""
 
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n, 2)``; column 1 is the positive class.
+
+        ``X`` is an array whose columns are the features in training order, or a pandas
+        DataFrame: its columns are checked against :attr:`feature_names` by name, and one that
+        lacks a feature, has another, or holds them in another order is refused rather than
+        reordered, because a silently reordered frame scores the wrong features.
+        """
+        return self._predict_proba(_matrix_of(X, self.feature_names))
+
     @abstractmethod
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities, shape ``(n, 2)``; column 1 is the positive class."""
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`predict_proba` of a plain feature matrix."""
 
     @abstractmethod
     def get_state(self) -> dict[str, np.ndarray]:
@@ -94,6 +112,7 @@ class Model(ABC):
             "type": self.type_name,
             "params": self.params.model_dump(mode="json"),
             "metadata": metadata or {},
+            "features": list(self.feature_names) if self.feature_names is not None else None,
         }
         arrays: dict[str, Any] = dict(self.get_state())
         if _META_KEY in arrays:
@@ -153,13 +172,15 @@ def _allowed_class(name: str, allowed_prefixes: tuple[str, ...]) -> bool:
     return isinstance(found, type) and f"{found.__module__}.".startswith(allowed_prefixes)
 
 
-def read_npz(source: Path | IO[bytes]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metadata and arrays of a saved model (a file, or its bytes from the result cache).
+def read_npz(source: str | Path | IO[bytes]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metadata and arrays of a saved model (a file, by path, or its bytes from the result
+    cache).
 
     Raises :class:`ModelFileError` for anything that is not such a file (a pickle, an ``.npy``
     array, an archive with object arrays), and for one that would cost more to read than its
     arrays could (see :func:`read_arrays`).
     """
+    source = Path(source) if isinstance(source, str) else source
     path = source if isinstance(source, Path) else "<model bytes>"
     arrays = read_arrays(source)
     try:
@@ -266,6 +287,51 @@ def _checked_members(bundle: zipfile.ZipFile, file_size: int) -> list[zipfile.Zi
                     f"but holds {held}"
                 )
     return members
+
+
+def _matrix_of(X: Any, feature_names: tuple[str, ...] | None) -> Any:
+    """``X`` as it is, or a DataFrame's values once its columns are the model's features in
+    their order (a model that recorded no names takes a frame as the array it holds). The
+    values are laid out by row, as an array is, so both give the same probabilities to the
+    last bit."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "to_numpy"):
+        return X
+    given = [str(name) for name in columns]
+    if feature_names is not None and given != list(feature_names):
+        raise ValueError(_frame_mismatch(given, feature_names))
+    return np.ascontiguousarray(X.to_numpy())
+
+
+def _frame_mismatch(given: list[str], feature_names: tuple[str, ...]) -> str:
+    given_set, expected_set = set(given), set(feature_names)
+    missing = [name for name in feature_names if name not in given_set]
+    unknown = [name for name in given if name not in expected_set]
+    problems = []
+    if missing:
+        problems.append(f"lacks the model's feature(s) {_names(missing)}")
+    if unknown:
+        problems.append(f"has column(s) the model was not trained on: {_names(unknown)}")
+    if not problems:
+        problems.append("holds the model's features in another order")
+    return (
+        f"the DataFrame {'; '.join(problems)}; the model expects the columns in this order: "
+        f"{_names(list(feature_names))} (select them with frame[list(model.feature_names)])"
+    )
+
+
+def _names(names: list[str]) -> str:
+    return clip(", ".join(brief(name) for name in names))
+
+
+def feature_names_of(meta: dict[str, Any]) -> tuple[str, ...] | None:
+    """The feature names a model file's header records, or None for a file without them."""
+    names = meta.get("features")
+    if names is None:
+        return None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ModelFileError("its feature names are not a list of strings")
+    return tuple(names)
 
 
 def check_features(X: np.ndarray, n_features: int | None = None) -> np.ndarray:

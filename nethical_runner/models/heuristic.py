@@ -62,7 +62,7 @@ class HeuristicModel(Model):
         X = check_features(X, self.weights_.size)
         return ((X - self.mean_) / self.scale_) @ self.weights_ - self.threshold_
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         slope, intercept = self.platt_
         return as_two_columns(sigmoid(slope * self.decision_function(X) + intercept))
 

@@ -70,7 +70,7 @@ class LogisticModel(Model, TrainsFromChunks):
         X = check_features(X, self.coef_.size)
         return ((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         return as_two_columns(sigmoid(self.decision_function(X)))
 
     def get_state(self) -> dict[str, np.ndarray]:

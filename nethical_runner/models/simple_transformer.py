@@ -147,7 +147,7 @@ class SimpleTransformerModel(Model, ReadsText):
         self._platt = fit_platt(self._logits(z, ids, mask), labels)
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         self._require_parameters()
         X = self._check_X(X, n_features=self._n_features)
         slope, intercept = self._platt

@@ -43,6 +43,7 @@ class CohortRecord(TypedDict):
     cohort: str
     cohort_index: int
     model_type: str
+    model: NotRequired[str]  # the type, or sklearn:Pipeline(StandardScaler, LogisticRegression)
     declared_source: str
     run_id: str
     training: str  # trained | failed

@@ -152,6 +152,7 @@ def cohort_record(spec: Spec, cohort_id: str, result: SpecResult, out_dir: Path)
         "cohort": cohort_id,
         "cohort_index": [c.id for c in spec.cohorts].index(cohort_id),
         "model_type": config.model.type,
+        "model": cohort.model.display_name(),
         "declared_source": config.data.source,
         "run_id": result.run_id,
         "training": "failed",

@@ -170,7 +170,9 @@ class Row:
 
     @property
     def model(self) -> str:
-        return str(self.record["model_type"]) if self.record is not None else "-"
+        if self.record is None:
+            return "-"
+        return str(self.record.get("model", self.record["model_type"]))  # older records: type
 
     @property
     def data_source(self) -> str:

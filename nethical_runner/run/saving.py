@@ -48,6 +48,7 @@ def save_cohort(
         "spec_sha256": spec.sha256,
         "cohort": cohort.id,
         "model_type": cohort.config.model.type,
+        "model": cohort.model.display_name(),
         "run_id": settings.run_id,
         "timestamp": datetime.now(timezone.utc).isoformat(),
         "nethical_runner_version": __version__,

@@ -78,6 +78,7 @@ def train_task(task: CohortTask, trained_on: dict[str, str]) -> TrainedCohort:
         else:
             chunks = streamed.train_chunks if streamed else None
             _train(model, config, split, chunks, stage_ms)
+            model.feature_names = dataset.feature_names  # saved with it, checked on frames
         with _timed(stage_ms, "validation"):
             probabilities = model.predict_proba(split.X_val)[:, 1]
             metrics = classification_metrics(

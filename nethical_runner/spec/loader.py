@@ -270,13 +270,7 @@ def _check_model(
             message = _message(detail, model_class.Params, tuple(detail["loc"]))
             problems.append(context.problem(_located(context, origin, loc), message, detail))
     except EstimatorError as error:
-        if error.param is None:
-            key: KeyPath = ("model", "estimator")
-        elif error.param:
-            key = ("model", "params", error.param)
-        else:
-            key = ("model", "type")
-        where = _located(context, origin, key)
+        where = _located(context, origin, ("model", *error.key))
         problems.append(context.problem(where, str(error), at_key=error.unknown))
     except ValueError as error:
         where = _located(context, origin, ("model", "estimator"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 from threadpoolctl import threadpool_limits
@@ -155,6 +156,35 @@ def test_a_saved_model_loads_with_identical_probabilities(
     np.testing.assert_array_equal(
         loaded.predict_proba(case.X_test), case.model.predict_proba(case.X_test)
     )
+
+
+@pytest.mark.parametrize(("type_name", "params"), CASES)
+def test_feature_names_are_saved_and_a_data_frame_is_checked_against_them(
+    type_name: str, params: dict[str, Any]
+) -> None:
+    case = trained(type_name, params)
+    named, _ = load_model(case.model.to_npz_bytes())
+    assert named.feature_names is None  # fitted on a bare array: nothing to check a frame by
+    names = tuple(f"f{i}" for i in range(case.X_test.shape[1]))
+    named.feature_names = names
+    loaded, _ = load_model(named.to_npz_bytes())
+    assert loaded.feature_names == names
+    expected = case.model.predict_proba(case.X_test)
+    frame = pd.DataFrame(case.X_test, columns=list(names))
+    np.testing.assert_array_equal(loaded.predict_proba(frame), expected)
+    np.testing.assert_array_equal(loaded.predict_proba(case.X_test), expected)
+    order = ", ".join(repr(name) for name in names)
+    with pytest.raises(ValueError) as caught:
+        loaded.predict_proba(frame[list(reversed(names))])
+    assert str(caught.value) == (
+        "the DataFrame holds the model's features in another order; the model expects the "
+        f"columns in this order: {order} (select them with frame[list(model.feature_names)])"
+    )
+    with pytest.raises(ValueError, match=r"^the DataFrame lacks the model's feature\(s\) 'f0';"):
+        loaded.predict_proba(frame.drop(columns="f0"))
+    with pytest.raises(ValueError, match=r"has column\(s\) the model was not trained on: 'extra';"):
+        loaded.predict_proba(frame.assign(extra=1.0))
+    np.testing.assert_array_equal(loaded.predict_proba(frame[list(loaded.feature_names)]), expected)
 
 
 @pytest.mark.parametrize(("type_name", "params"), CASES)

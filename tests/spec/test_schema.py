@@ -74,7 +74,7 @@ def test_the_schema_is_package_data(tmp_path: Path) -> None:
     )  # fmt: skip
     assert listed.stdout.strip() == "True"
     pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
-    assert 'nethical_runner = ["py.typed", "spec/*.json"]' in pyproject
+    assert 'nethical_runner = ["py.typed", "*.pyi", "spec/*.json"]' in pyproject
 
 
 def test_the_readme_shows_the_editor_modeline() -> None:

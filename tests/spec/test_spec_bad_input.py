@@ -483,17 +483,13 @@ WRONG_VALUES: dict[str, tuple[str, list[str]]] = {
         "model: {type: sklearn, estimator: sklearn.datasets.fetch_openml}\n",
         [
             "spec.yaml:3:35: model.estimator: 'sklearn.datasets.fetch_openml' is not a "
-            "scikit-learn classifier"
+            "scikit-learn estimator"
         ],
     ),
     "sklearn meta-estimator needing estimators": (
         "version: 1\nname: demo\n"
         "model: {type: sklearn, estimator: sklearn.ensemble.StackingClassifier}\n",
-        [
-            "spec.yaml:3:35: model.estimator: 'sklearn.ensemble.StackingClassifier' cannot be "
-            "created from a spec: StackingClassifier.__init__() missing 1 required positional "
-            "argument: 'estimators'"
-        ],
+        ["spec.yaml:3:35: model.estimator: StackingClassifier needs the parameter(s) estimators"],
     ),
     "sklearn regressor": (
         "version: 1\nname: demo\n"

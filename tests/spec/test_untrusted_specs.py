@@ -74,7 +74,22 @@ def trap_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ),
         (
             "{type: sklearn, estimator: sklearn.svm.SVC, params: {allowed_prefixes: [trap.]}}",
-            "spec.yaml:3:61: model.params.allowed_prefixes: unknown parameter of SVC",
+            "spec.yaml:3:61: model.params.allowed_prefixes: unknown parameter of SVC; known "
+            "parameters: C, break_ties, cache_size, class_weight, coef0, decision_function_shape, "
+            "degree, gamma, kernel, max_iter, probability, random_state, shrinking, tol, verbose",
+        ),
+        (
+            "{type: sklearn, estimator: sklearn.pipeline.Pipeline, params: {steps: "
+            "[{name: t, estimator: trap.Estimator}, "
+            "{name: c, estimator: sklearn.svm.SVC}]}}",
+            "spec.yaml:3:100: model.params.steps[0].estimator: 'trap.Estimator' is outside the "
+            "allowed module prefixes (sklearn.)",
+        ),
+        (
+            "{type: sklearn, estimator: sklearn.calibration.CalibratedClassifierCV, params: "
+            "{estimator: {estimator: sklearn_trap.Estimator}}}",
+            "spec.yaml:3:111: model.params.estimator.estimator: 'sklearn_trap.Estimator' is "
+            "outside the allowed module prefixes (sklearn.)",
         ),
         (
             "{type: logistic, params: {allowed_prefixes: [trap.]}}",
@@ -82,13 +97,51 @@ def trap_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             "learning_rate, l2",
         ),
     ],
-    ids=["outside the prefixes", "a look-alike prefix", "widening via params", "other types"],
+    ids=[
+        "outside the prefixes",
+        "a look-alike prefix",
+        "widening via params",
+        "inside a pipeline",
+        "a look-alike as a nested estimator",
+        "other types",
+    ],
 )
 def test_a_spec_cannot_import_a_module_outside_the_allowed_prefixes(
     write_spec: SpecWriter, trap_module: Path, model: str, expected: str
 ) -> None:
     assert spec_problems(write_spec, f"{HEAD}model: {model}\n") == [expected]
     assert not trap_module.exists()
+
+
+@pytest.mark.parametrize(
+    ("step", "outer", "key"),
+    [
+        ("sklearn.preprocessing.StandardScaler", "memory: FOLDER, ", "model.params.memory"),
+        (
+            "sklearn.cluster.FeatureAgglomeration, params: {memory: FOLDER}",
+            "",
+            "model.params.steps[0].params.memory",
+        ),
+    ],
+    ids=["the pipeline", "a nested transformer"],
+)
+def test_a_spec_cannot_make_scikit_learn_cache_pickles(
+    write_spec: SpecWriter, tmp_path: Path, step: str, outer: str, key: str
+) -> None:
+    """A Pipeline's (or FeatureAgglomeration's) ``memory`` stores fitted steps as pickles in a
+    folder and loads them back on the next fit: a folder the spec names could hold any."""
+    folder = tmp_path / "pickles"
+    model = (
+        f"{{type: sklearn, estimator: sklearn.pipeline.Pipeline, params: {{{outer}steps: "
+        f"[{{name: a, estimator: {step}}}, {{name: c, estimator: sklearn.svm.SVC, "
+        "params: {probability: true}}]}}"
+    ).replace("FOLDER", str(folder))
+    column = len("model: ") + model.index("memory") + 1
+    assert spec_problems(write_spec, f"{HEAD}model: {model}\n") == [
+        f"spec.yaml:3:{column + len('memory: ')}: {key}: memory caches fitted steps as pickles "
+        "in a folder and loads them back, and no pickle is loaded here; leave it unset"
+    ]
+    assert not folder.exists()
 
 
 def test_a_cohort_cannot_switch_to_an_estimator_outside_the_prefixes(
