@@ -9,6 +9,7 @@ name. The dispositions a block can have are listed in ``tests/support/doc_exampl
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import shlex
@@ -34,9 +35,11 @@ from support.doc_examples import (
     links,
     merge_sections,
 )
+from support.spec_keys import SPEC_PAGE, current_table, table
 
 from nethical_runner.run.loading import load_spec
 from nethical_runner.spec import SpecError
+from nethical_runner.spec.jsonschema import schema_text
 from nethical_runner.spec.yaml_source import KeyPath, read_yaml
 
 README = ROOT / "README.md"
@@ -406,3 +409,9 @@ def test_links_resolve_to_files_and_headings(page: Path) -> None:
 
 def test_the_readme_stays_short() -> None:
     assert len(README.read_text(encoding="utf-8").split("\n")) < 250
+
+
+def test_the_key_table_is_the_schema() -> None:
+    """docs/spec.md lists every key the loader accepts, as the packaged schema describes it."""
+    shown = current_table(SPEC_PAGE.read_text(encoding="utf-8"))
+    assert shown == table(json.loads(schema_text())), "python tests/support/spec_keys.py --write"
