@@ -147,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     validate = commands.add_parser("validate", help="check spec files without training")
-    validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+    validate.add_argument(
+        "specs", nargs="+", type=Path, metavar="SPEC", help="a spec file, or a folder of them"
+    )
     _add_prefix_option(validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of spec files")
@@ -239,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "diff":
         return run_diff(args)
     if args.command == "validate":
-        return _validate(args.specs, _prefixes(args))
+        return _validate(_spec_files(args.specs), _prefixes(args))
     if args.command == "audit":
         return run_audit_command(args)
     try:
@@ -329,6 +331,21 @@ def _run(
     for line, is_error in summary_lines(report, written, invocation_dir=Path.cwd()):
         print(line, file=sys.stderr if is_error else sys.stdout)
     return judged
+
+
+def _spec_files(paths: list[Path]) -> list[Path]:
+    """Each folder named on the command line stands for the YAML files below it, as it does
+    for ``pytest specs/``, so ``validate specs/`` checks what a pytest run would collect. A
+    folder without any is kept as it is, so the loader names it instead of passing silently."""
+    files: list[Path] = []
+    for path in paths:
+        found = (
+            sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            if path.is_dir()
+            else []
+        )
+        files += found or [path]
+    return files
 
 
 def _validate(paths: list[Path], prefixes: tuple[str, ...]) -> int:

@@ -13,7 +13,7 @@ import pytest
 from nethical_runner.cli.main import main
 from nethical_runner.spec.jsonschema import SCHEMA_PATH, schema_text, spec_schema
 
-README = Path(__file__).parents[2] / "README.md"
+SPEC_DOCS = Path(__file__).parents[2] / "docs" / "spec.md"
 
 
 def test_the_committed_schema_is_the_generated_one() -> None:
@@ -77,5 +77,5 @@ def test_the_schema_is_package_data(tmp_path: Path) -> None:
     assert 'nethical_runner = ["py.typed", "*.pyi", "spec/*.json"]' in pyproject
 
 
-def test_the_readme_shows_the_editor_modeline() -> None:
-    assert "# yaml-language-server: $schema=" in README.read_text()
+def test_the_spec_reference_shows_the_editor_modeline() -> None:
+    assert "# yaml-language-server: $schema=" in SPEC_DOCS.read_text()

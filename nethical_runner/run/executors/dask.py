@@ -197,7 +197,7 @@ class DaskExecutor:
         dashboard; failures counted here rather than by the scheduler.
 
         Two of Dask's defaults cost training dearly, so they are off (:data:`WORKER_CONFIG`;
-        the README says how to set the same on workers of a cluster): the nanny starts workers
+        docs/scaling.md says how to set the same on workers of a cluster): the nanny starts workers
         with ``MALLOC_TRIM_THRESHOLD_=65536``, which hands freed memory back to the system at
         once, so training that allocates many mid-sized temporaries (every step of
         simple_transformer) faults its pages in again and again and ran 2.5 times slower; and
