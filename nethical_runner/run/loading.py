@@ -1,8 +1,9 @@
 """Loading a spec for a run: the spec layer's validation plus the rules that need the data
 layer's knowledge, reported together as one :class:`~nethical_runner.spec.SpecError`.
 
-Every front end loads specs here, so a slice on a column the data cannot have fails at
-collection, with its line, whichever way the spec is run.
+Every front end loads specs here, so a missing data file, a label the file lacks or a slice on
+a column the data cannot have fails at collection, with its line, whichever way the spec is run
+(``nethical-runner validate`` and pytest's collection alike).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
-from nethical_runner.run.validation import slice_column_problems
+from nethical_runner.run.validation import data_problems, slice_column_problems
 from nethical_runner.spec import Spec, loader
 
 
@@ -21,4 +22,6 @@ def load_spec(
 ) -> Spec:
     """:func:`nethical_runner.spec.load_spec` with the run layer's rules: raises
     :class:`~nethical_runner.spec.SpecError` with every problem of the file."""
-    return loader.load_spec(path, estimator_prefixes, root, rules=(slice_column_problems,))
+    return loader.load_spec(
+        path, estimator_prefixes, root, rules=(data_problems, slice_column_problems)
+    )
