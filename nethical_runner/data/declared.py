@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nethical_runner._escape import brief, printable
-from nethical_runner.data import shown_path
+from nethical_runner.data import resolved_path, shown_path
 from nethical_runner.data.columns import listing, missing_hint
 from nethical_runner.data.compressed import TableFile
 from nethical_runner.data.errors import DataError
@@ -36,7 +36,7 @@ def declared_data_problems(config: DataConfig, root: Path) -> Found:
     path_key: DataKey = (section, "path")
     shown = shown_path(table.path)
     root = root.resolve()
-    path = (root / table.path).resolve()
+    path = resolved_path(table.path, root)
     against = f"(resolved against {printable(str(root))})"
     if not path.is_relative_to(root):
         where = "" if Path(table.path).is_absolute() else f", to {printable(str(path))}"

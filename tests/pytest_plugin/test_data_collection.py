@@ -16,6 +16,7 @@ import pytest
 from conftest import SpecWriter
 from nethical_runner.cli.main import main
 from nethical_runner.run.loading import load_spec
+from nethical_runner.spec import SpecError
 
 BREAST_CANCER = Path(__file__).parents[2] / "specs" / "data" / "breast_cancer.csv"
 # pandas registers its Arrow extension types once per process, on its first Parquet use; pytester
@@ -216,3 +217,26 @@ def test_a_fallback_warning_points_at_the_data_section_of_the_spec(
         ["*specs/s.yaml:6: NethicalWarning: passed on synthetic fallback data, not the declared*"]
     )
     assert "pytest_plugin" not in result.stdout.str()
+
+
+def test_a_folder_or_a_link_out_of_the_root_is_refused_at_its_path(
+    write_spec: SpecWriter, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    (write_spec.root / "data" / "folder.csv").mkdir(parents=True)
+    outside = tmp_path_factory.mktemp("elsewhere") / "secret.csv"
+    outside.write_text("a,target\n1,0\n")
+    (write_spec.root / "data" / "link.csv").symlink_to(outside)
+    root = write_spec.root.resolve()
+    for path, expected in [
+        ("data/folder.csv", f"data/folder.csv: not a file (resolved against {root})"),
+        (
+            "data/link.csv",
+            f"data/link.csv: leaves the project root, to {outside.resolve()} (resolved against "
+            f"{root})",
+        ),
+    ]:
+        spec_path = write_spec(spec(path), "specs/s.yaml")
+        with pytest.raises(SpecError) as error:
+            load_spec(spec_path, root=write_spec.root)
+        (problem,) = error.value.problems
+        assert (problem.key, problem.mark.line, problem.message) == ("data.csv.path", 7, expected)
