@@ -244,6 +244,6 @@ def read_parquet_chunks(
 def _frame(rows: Any, start: int) -> pd.DataFrame:
     """An Arrow table or batch as pandas, its index counting rows of the whole file (so that
     messages name the row); integer columns with nulls become floats, as in a CSV."""
-    frame = rows.to_pandas(integer_object_nulls=False, date_as_object=False)
+    frame = rows.to_pandas()
     frame.index = pd.RangeIndex(start, start + len(frame))
     return frame
