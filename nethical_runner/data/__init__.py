@@ -41,7 +41,7 @@ class Dataset:
     X: np.ndarray
     y: np.ndarray
     feature_names: tuple[str, ...]
-    source: str  # synthetic | csv | kaggle: where the rows really came from
+    source: str  # synthetic | csv | parquet | kaggle: where the rows really came from
     description: str
     fallback_reason: str | None = None
     token_columns: int = 0  # trailing columns of X holding byte tokens of text
@@ -55,7 +55,8 @@ class Dataset:
 
     @property
     def label(self) -> str:
-        """``csv``, ``kaggle``, ``synthetic`` or ``synthetic (fallback: <reason>)``."""
+        """``csv``, ``parquet``, ``kaggle``, ``synthetic`` or ``synthetic (fallback:
+        <reason>)``."""
         if self.fallback_reason:
             return f"synthetic (fallback: {self.fallback_reason})"
         return self.source
@@ -93,7 +94,8 @@ class Split:
 
 @dataclass(frozen=True)
 class StreamedData:
-    """A CSV read in chunks: the validation rows in memory, the training rows on demand."""
+    """A table file read in chunks: the validation rows in memory, the training rows on
+    demand."""
 
     dataset: Dataset
     split: Split
@@ -102,28 +104,33 @@ class StreamedData:
 
 @contextmanager
 def stream_data(config: DataConfig, root: Path) -> Iterator[StreamedData]:
-    assert config.csv is not None and config.csv.chunk_rows is not None
-    from nethical_runner.data.streaming import stream_csv  # pandas: only for tables
+    """The rows of a csv or parquet source with ``chunk_rows``, read a chunk at a time."""
+    table, chunk_rows = config.table, config.chunk_rows
+    assert table is not None and chunk_rows is not None
+    from nethical_runner.data import streaming  # pandas: only for tables
 
-    path = csv_path(config, root)
-    with stream_csv(
+    path = table_path(config, root)
+    shown = shown_path(table.path)
+    stream = streaming.stream_parquet if config.source == "parquet" else streaming.stream_csv
+    with stream(
         path,
-        config.csv,
-        shown_path(config.csv.path),
+        table,  # type: ignore[arg-type]  # the section of the source's own format
+        shown,
         limit=config.samples,
         train_fraction=config.split.train_fraction,
-        chunk_rows=config.csv.chunk_rows,
-    ) as table:
-        rows = table.n_train + table.y_val.size
+        chunk_rows=chunk_rows,
+    ) as streamed:
+        rows = streamed.n_train + streamed.y_val.size
         dataset = Dataset(
-            table.X_val, table.y_val, table.feature_names, "csv",
-            f"csv {shown_path(config.csv.path)} ({rows} rows, read {config.csv.chunk_rows} at "
-            "a time)",
-            whole=(rows, table.sha256),
+            streamed.X_val, streamed.y_val, streamed.feature_names, config.source,
+            f"{config.source} {shown} ({rows} rows, read {chunk_rows} at a time)",
+            whole=(rows, streamed.sha256),
         )  # fmt: skip
-        empty = np.empty((0, len(table.feature_names)))
-        split = Split(empty, np.empty(0, np.int64), table.X_val, table.y_val, table.n_train)
-        yield StreamedData(dataset, split, table.train_chunks)
+        empty = np.empty((0, len(streamed.feature_names)))
+        split = Split(
+            empty, np.empty(0, np.int64), streamed.X_val, streamed.y_val, streamed.n_train
+        )
+        yield StreamedData(dataset, split, streamed.train_chunks)
 
 
 def load_dataset(
@@ -132,13 +139,16 @@ def load_dataset(
     """The rows a spec declares.
 
     ``seed`` is the training seed (the data seed unless ``data.seed`` is set), ``root`` the
-    project root that CSV paths are relative to, ``cache_dir`` where Kaggle datasets are kept.
+    project root that CSV and Parquet paths are relative to, ``cache_dir`` where Kaggle
+    datasets are kept.
     Unavailable data raises :class:`DataUnavailable` unless ``fallback: synthetic``; data that
     is there but unusable raises :class:`DataError` whatever the fallback.
     """
     try:
         if config.source == "csv":
             return _from_csv(config, root)
+        if config.source == "parquet":
+            return _from_parquet(config, root)
         if config.source == "kaggle":
             return _from_kaggle(config, cache_dir)
     except DataUnavailable as unavailable:
@@ -164,20 +174,30 @@ def shown_path(written: str) -> str:
     return printable(clip(written, 200))
 
 
-def csv_path(config: DataConfig, root: Path) -> Path:
-    assert config.csv is not None
-    path = (root / config.csv.path).resolve()
+def table_path(config: DataConfig, root: Path) -> Path:
+    """The file of a csv or parquet source: below ``root`` (a path that leaves it, by ``..``
+    or a link, is an error whatever the fallback), and present (or it is unavailable)."""
+    table = config.table
+    assert table is not None
+    path = resolved_path(table.path, root)
     if not path.is_relative_to(root.resolve()):
-        shown = brief(config.csv.path)
-        raise DataError(f"data.csv.path {shown} leaves the project root {printable(str(root))}")
+        shown = brief(table.path)
+        raise DataError(
+            f"data.{config.source}.path {shown} leaves the project root {printable(str(root))}"
+        )
     if not path.is_file():
-        raise DataUnavailable("missing_file", f"{shown_path(config.csv.path)}: file not found")
+        raise DataUnavailable("missing_file", f"{shown_path(table.path)}: file not found")
     return path
+
+
+def resolved_path(written: str, root: Path) -> Path:
+    """A data path as written in a spec, made absolute against the project root."""
+    return (root / written).resolve()
 
 
 def _from_csv(config: DataConfig, root: Path) -> Dataset:
     assert config.csv is not None
-    path = csv_path(config, root)
+    path = table_path(config, root)
     from nethical_runner.data.tables import read_table  # pandas: only for tables
 
     shown = shown_path(config.csv.path)
@@ -185,6 +205,19 @@ def _from_csv(config: DataConfig, root: Path) -> Dataset:
     description = f"csv {shown} ({table.y.size} rows)"
     return Dataset(
         table.X, table.y, table.feature_names, "csv", description,
+        token_columns=table.token_columns,
+    )  # fmt: skip
+
+
+def _from_parquet(config: DataConfig, root: Path) -> Dataset:
+    assert config.parquet is not None
+    path = table_path(config, root)
+    from nethical_runner.data.parquet import read_parquet  # pyarrow: only for Parquet tables
+
+    shown = shown_path(config.parquet.path)
+    table = read_parquet(path, config.parquet, shown, config.samples)
+    return Dataset(
+        table.X, table.y, table.feature_names, "parquet", f"parquet {shown} ({table.y.size} rows)",
         token_columns=table.token_columns,
     )  # fmt: skip
 

@@ -4,9 +4,10 @@ The controller must know which data a cohort will train on before it hands the c
 worker: the result cache and the task key are both keyed by it, and a worker that reads other
 bytes under the same path (a stale copy on another machine) must be caught rather than trusted.
 Parsing the table on the controller only to hash its rows would load every table twice, so the
-identity is the SHA-256 of the file the cohort reads (the declared CSV, or the Kaggle file in
-the local cache), with the configuration that selects rows and columns keyed beside it; a
-synthetic cohort is identified by its configuration alone, which fixes every row it generates.
+identity is the SHA-256 of the file the cohort reads (the declared CSV or Parquet file, or the
+Kaggle file in the local cache), with the configuration that selects rows and columns keyed
+beside it; a synthetic cohort is identified by its configuration alone, which fixes every row
+it generates.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import functools
 import hashlib
 from pathlib import Path
 
-from nethical_runner.data import DataUnavailable, csv_path
+from nethical_runner.data import DataUnavailable, table_path
 from nethical_runner.data.kaggle import fetch_dataset, find_file
 from nethical_runner.spec.config import DataConfig
 
@@ -31,8 +32,8 @@ def data_identity(config: DataConfig, *, root: Path, cache_dir: Path) -> str:
     fails with the same reason whether it is trained here or elsewhere.
     """
     try:
-        if config.source == "csv":
-            return file_digest(csv_path(config, root))
+        if config.table is not None:  # csv or parquet
+            return file_digest(table_path(config, root))
         if config.source == "kaggle":
             assert config.kaggle is not None
             source = config.kaggle

@@ -1,16 +1,17 @@
-"""Training rows read from a CSV a chunk at a time, for files larger than memory.
+"""Training rows read from a table file a chunk at a time, for files larger than memory.
 
 The file is parsed once, chunk by chunk: rows before the temporal cut are spilled as raw
 float64 to a temporary file, the validation rows (a fraction of the file) are kept. Each epoch
 then reads the spill back a chunk at a time, so peak memory is a few chunks whatever the file
-size, and the CSV is never parsed twice.
+size, and the file is never parsed twice. A CSV and a Parquet file of the same rows, read in
+chunks of the same size, give the same spill, the same validation rows and the same digest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,8 @@ import numpy as np
 
 from nethical_runner.data.compressed import TableFile
 from nethical_runner.data.errors import DataError
-from nethical_runner.data.tables import read_table_chunks
-from nethical_runner.spec.config import TableConfig
+from nethical_runner.data.tables import Table, read_table_chunks
+from nethical_runner.spec.config import ColumnsConfig, TableConfig
 
 Chunk = tuple[np.ndarray, np.ndarray]
 
@@ -74,6 +75,48 @@ def stream_csv(
     source = TableFile(path, config.compression, shown)
     source.check(read_through=False)  # counting the rows reads it through
     rows = count_rows(source)
+    chunks = read_table_chunks(path, config, shown, limit, chunk_rows)
+    with stream_table(
+        chunks, rows, shown, limit=limit, train_fraction=train_fraction, chunk_rows=chunk_rows
+    ) as table:
+        yield table
+
+
+@contextmanager
+def stream_parquet(
+    path: Path,
+    config: ColumnsConfig,
+    shown: str,
+    *,
+    limit: int | None,
+    train_fraction: float,
+    chunk_rows: int,
+) -> Iterator[StreamedTable]:
+    """:func:`stream_csv` for a Parquet file: its row groups read in order, its row count
+    from its footer."""
+    from nethical_runner.data.parquet import open_parquet, read_parquet_chunks  # pyarrow
+
+    table = open_parquet(path, shown)
+    chunks = read_parquet_chunks(table, config, limit, chunk_rows)
+    with stream_table(
+        chunks, table.rows, shown, limit=limit, train_fraction=train_fraction,
+        chunk_rows=chunk_rows,
+    ) as streamed:  # fmt: skip
+        yield streamed
+
+
+@contextmanager
+def stream_table(
+    chunks: Iterable[Table],
+    rows: int,
+    shown: str,
+    *,
+    limit: int | None,
+    train_fraction: float,
+    chunk_rows: int,
+) -> Iterator[StreamedTable]:
+    """Spill the training part of ``chunks`` (a file of ``rows`` rows, read in order) and keep
+    the rest; the temporal cut is at ``train_fraction`` of the rows read."""
     total = rows if limit is None else min(limit, rows)
     n_train = int(total * train_fraction)
     if not 0 < n_train < total:
@@ -85,7 +128,7 @@ def stream_csv(
     with tempfile.TemporaryDirectory(prefix="nethical-stream-") as folder:
         spill = Path(folder) / "train.f64"
         with spill.open("wb") as handle:
-            for table in read_table_chunks(path, config, shown, limit, chunk_rows):
+            for table in chunks:
                 if table.token_columns:
                     raise DataError(f"{shown}: text columns cannot be read in chunks")
                 names = table.feature_names

@@ -13,7 +13,6 @@ field can be megabytes long and hold line breaks, and a message quotes at most i
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,14 +23,14 @@ import numpy as np
 import pandas as pd
 
 from nethical_runner._escape import brief, clip, printable
+from nethical_runner.data.columns import listing, missing_hint, shown_name
 from nethical_runner.data.compressed import TableFile
 from nethical_runner.data.errors import DataError
+from nethical_runner.data.header import MAX_COLUMNS, MAX_HEADER_BYTES, raw_header
 from nethical_runner.data.synthetic import RISK_FEATURES
-from nethical_runner.spec.config import TableConfig
+from nethical_runner.spec.config import ColumnsConfig, TableConfig
 
-# A file in a pull request can be arbitrarily wide; its header is checked before pandas reads it.
-MAX_COLUMNS = 100_000
-MAX_HEADER_BYTES = 8 * 1024 * 1024
+__all__ = ["MAX_COLUMNS", "MAX_HEADER_BYTES", "Table", "choose_columns", "frame_to_table"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def read_table(path: Path, config: TableConfig, shown: str, limit: int | None) -
     """
     source = TableFile(path, config.compression, shown)
     source.check(read_through=True)
-    header = _raw_header(source, config.delimiter)
+    header = raw_header(source, config.delimiter)
     try:
         with source.open() as handle:
             frame = _read_csv(handle, config.delimiter, limit)
@@ -59,7 +58,8 @@ def read_table(path: Path, config: TableConfig, shown: str, limit: int | None) -
         raise DataError(f"{shown}: cannot be read as CSV: {_one_line(error)}") from None
     if frame.empty:
         raise DataError(f"{shown}: the table has no rows")
-    return frame_to_table(frame, config, shown, choose_columns(frame, config, shown, header))
+    columns = choose_columns(frame, config, shown, header, config.delimiter)
+    return frame_to_table(frame, config, shown, columns)
 
 
 def read_table_chunks(
@@ -69,12 +69,12 @@ def read_table_chunks(
     memory can be read; the columns are chosen from the first chunk and kept for all."""
     source = TableFile(path, config.compression, shown)
     source.check(read_through=False)  # a chunk at a time: the bound stops the stream
-    header = _raw_header(source, config.delimiter)
+    header = raw_header(source, config.delimiter)
     columns: tuple[list[str], str] | None = None
     try:
         with source.open() as handle:
             for frame in _read_csv(handle, config.delimiter, limit, chunk_rows):
-                columns = columns or choose_columns(frame, config, shown, header)
+                columns = columns or choose_columns(frame, config, shown, header, config.delimiter)
                 yield frame_to_table(frame, config, shown, columns)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"{shown}: cannot be read as CSV: {_one_line(error)}") from None
@@ -103,36 +103,53 @@ def _one_line(error: Exception) -> str:
 
 
 def choose_columns(
-    frame: pd.DataFrame, config: TableConfig, shown: str, header: list[str] | None
+    frame: pd.DataFrame,
+    config: ColumnsConfig,
+    shown: str,
+    header: list[str] | None,
+    delimiter: str | None = None,
+    header_lines: int = 1,
 ) -> tuple[list[str], str]:
-    """Feature columns and label column, as declared or by the old script's rule."""
+    """Feature columns and label column, as declared or by the old script's rule;
+    ``delimiter`` is the separator of a text table (None for a typed format), ``header_lines``
+    as for :func:`frame_to_table`."""
     duplicated = _duplicated(frame, header)
     if duplicated:
-        names = ", ".join(_name(column) for column in duplicated)
+        names = ", ".join(shown_name(column) for column in duplicated)
         raise DataError(f"{shown}: duplicated column names: {names}")
-    if frame.shape[1] == 1 and config.delimiter not in str(frame.columns[0]):
+    if delimiter is not None and frame.shape[1] == 1 and delimiter not in str(frame.columns[0]):
         raise DataError(
             f"{shown}: only one column ({brief(frame.columns[0])}); is the delimiter "
-            f"{config.delimiter!r} right?"
+            f"{delimiter!r} right?"
         )
     label = config.label or _guess_label(frame, shown)
     if label not in frame.columns:
-        raise DataError(f"{shown}: no label column {brief(label)}; columns: {_listing(frame)}")
-    features = config.features or _guess_features(frame, label, shown)
+        hint = missing_hint(label, list(frame.columns))
+        raise DataError(f"{shown}: no label column {brief(label)} ({hint})")
+    features = config.features or _guess_features(frame, label, shown, header_lines)
     present = set(frame.columns)
     missing = [f for f in features if f not in present]
     if missing:
-        raise DataError(f"{shown}: no column {brief(missing[0])}; columns: {_listing(frame)}")
+        hint = missing_hint(missing[0], list(frame.columns))
+        raise DataError(f"{shown}: no column {brief(missing[0])} ({hint})")
     if label in features:
         raise DataError(f"{shown}: column {brief(label)} is both the label and a feature")
     return features, label
 
 
 def frame_to_table(
-    frame: pd.DataFrame, config: TableConfig, shown: str, columns: tuple[list[str], str]
+    frame: pd.DataFrame,
+    config: ColumnsConfig,
+    shown: str,
+    columns: tuple[list[str], str],
+    *,
+    header_lines: int = 1,
 ) -> Table:
+    """The chosen columns as features and binary labels, the spec's NA policy applied.
+    ``header_lines`` is how many lines precede the first row in the file (1 for a CSV, 0 for
+    a format without lines, whose messages then count rows)."""
     features, label = columns
-    frame = _apply_na_policy(frame[[*features, label]], config.na, shown)
+    frame = _apply_na_policy(frame[[*features, label]], config.na, shown, header_lines)
     y = _binary_labels(frame[label], config.positive, shown, label)
     numeric_columns = {
         str(name) for name, dtype in frame.dtypes.items() if pd.api.types.is_numeric_dtype(dtype)
@@ -147,28 +164,6 @@ def frame_to_table(
     return Table(np.hstack(blocks), y, tuple(names), len(text) * config.text_length)
 
 
-def _raw_header(source: TableFile, delimiter: str) -> list[str] | None:
-    """The header's names as written (pandas renames a repeated ``a`` to ``a.1``), read from a
-    bounded prefix of the decompressed bytes; None when the line is not plain CSV, for pandas
-    to judge."""
-    shown = source.shown
-    with source.open() as handle:
-        head = handle.read(MAX_HEADER_BYTES + 1)
-    line, newline, _ = head.partition(b"\n")
-    if not newline and len(head) > MAX_HEADER_BYTES:
-        raise DataError(f"{shown}: the header line is longer than {MAX_HEADER_BYTES} bytes")
-    try:
-        text = line.decode("utf-8-sig").rstrip("\r")
-        names = next(csv.reader([text], delimiter=delimiter, strict=True))
-    except (UnicodeDecodeError, csv.Error, StopIteration):
-        return None
-    if len(names) > MAX_COLUMNS:
-        raise DataError(
-            f"{shown}: {len(names)} columns, more than the {MAX_COLUMNS} a table may have"
-        )
-    return names
-
-
 def _duplicated(frame: pd.DataFrame, header: list[str] | None) -> list[str]:
     """pandas' names of the columns whose header name is written more than once."""
     columns = [str(c) for c in frame.columns]
@@ -180,29 +175,17 @@ def _duplicated(frame: pd.DataFrame, header: list[str] | None) -> list[str]:
     return [column for column in columns if column.rsplit(".", 1)[0] in repeated]
 
 
-def _name(column: object) -> str:
-    """A column name for a one-line message: as written, unless it holds line breaks or other
-    unprintable characters (a quoted header may) or is long, when it is quoted briefly."""
-    text = str(column)
-    return text if text.isprintable() and len(text) <= 100 else brief(text, 100)
-
-
-def _listing(frame: pd.DataFrame, most: int = 20) -> str:
-    names = [_name(c) for c in frame.columns]
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
 def _guess_label(frame: pd.DataFrame, shown: str) -> str:
     for column in frame.columns:
         if "label" in str(column).lower() or "target" in str(column).lower():
             return str(column)
     raise DataError(
         f"{shown}: no column name contains 'label' or 'target'; set data.*.label "
-        f"(columns: {_listing(frame)})"
+        f"(columns: {listing(list(frame.columns))})"
     )
 
 
-def _guess_features(frame: pd.DataFrame, label: str, shown: str) -> list[str]:
+def _guess_features(frame: pd.DataFrame, label: str, shown: str, header_lines: int) -> list[str]:
     by_lower = {str(c).lower(): str(c) for c in frame.columns}
     if all(name in by_lower for name in RISK_FEATURES):
         return [by_lower[name] for name in RISK_FEATURES]
@@ -213,13 +196,13 @@ def _guess_features(frame: pd.DataFrame, label: str, shown: str) -> list[str]:
         if pd.api.types.is_numeric_dtype(dtype):
             numeric.append(str(name))
         else:
-            _refuse_mixed(frame[name], str(name), shown)
+            _refuse_mixed(frame[name], str(name), shown, header_lines)
     if not numeric:
         raise DataError(f"{shown}: no numeric feature column besides {brief(label)}")
     return numeric
 
 
-def _refuse_mixed(column: pd.Series, name: str, shown: str) -> None:
+def _refuse_mixed(column: pd.Series, name: str, shown: str, header_lines: int) -> None:
     """A column of numbers with a stray word would silently drop out of the guessed features;
     mostly numbers means it was meant as a feature, so the stray value is an error."""
     values = column.dropna()
@@ -228,14 +211,17 @@ def _refuse_mixed(column: pd.Series, name: str, shown: str) -> None:
         return  # a text column, not a broken numeric one
     first = int(np.flatnonzero(parsed.isna().to_numpy())[0])
     # Positions, not index labels: pandas may have guessed an index (even NaN) from ragged rows.
-    line = int(np.flatnonzero(column.notna().to_numpy())[first]) + 2  # header, 1-based
+    row = int(np.flatnonzero(column.notna().to_numpy())[first]) + 1
+    at = f"line {row + header_lines}" if header_lines else f"row {row}"
     raise DataError(
         f"{shown}: column {brief(name)} mixes numbers and text ({brief(values.iloc[first])} at "
-        f"line {line}); fix the value, or list the features to use"
+        f"{at}); fix the value, or list the features to use"
     )
 
 
-def _apply_na_policy(frame: pd.DataFrame, policy: str, shown: str) -> pd.DataFrame:
+def _apply_na_policy(
+    frame: pd.DataFrame, policy: str, shown: str, header_lines: int
+) -> pd.DataFrame:
     missing = frame.isna()
     if not missing.any().any():
         return frame
@@ -246,13 +232,13 @@ def _apply_na_policy(frame: pd.DataFrame, policy: str, shown: str) -> pd.DataFra
         column = str(missing.any().idxmax())
         rows = np.flatnonzero(missing[column].to_numpy())
         # A range index counts rows of the whole file (also in chunks); any other index is
-        # pandas' guess from ragged rows, so count positions. +2: the header line, and file
-        # lines count from 1.
+        # pandas' guess from ragged rows, so count positions. Lines and rows count from 1.
         ranged = isinstance(frame.index, pd.RangeIndex)
-        first_line = (int(frame.index[rows[0]]) if ranged else int(rows[0])) + 2
+        first = (int(frame.index[rows[0]]) if ranged else int(rows[0])) + 1
+        at = f"line {first + header_lines}" if header_lines else f"row {first}"
         raise DataError(
-            f"{shown}: column {brief(column)} has {rows.size} missing values (first at line "
-            f"{first_line}); set na: drop to skip such rows"
+            f"{shown}: column {brief(column)} has {rows.size} missing values (first at {at}); "
+            "set na: drop to skip such rows"
         )
     kept = frame[~missing.any(axis=1)]
     if kept.empty:

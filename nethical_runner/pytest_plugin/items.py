@@ -22,9 +22,9 @@ from nethical_runner.checks.outcome import Outcome
 from nethical_runner.pytest_plugin.compat import item_nodeid
 from nethical_runner.pytest_plugin.session import TrainingSession
 from nethical_runner.run.loading import load_spec
-from nethical_runner.run.results import SpecResult
+from nethical_runner.run.results import CohortResult, SpecResult
 from nethical_runner.spec import Spec, SpecError
-from nethical_runner.spec.yaml_source import Problem, format_key
+from nethical_runner.spec.yaml_source import KeyPath, Problem, format_key
 
 SESSION_KEY = pytest.StashKey[TrainingSession]()
 SPEC_NAMES_KEY = pytest.StashKey[dict[str, str]]()
@@ -137,7 +137,24 @@ class CheckItem(pytest.Item):
         if outcome.failed:
             raise CheckFailed(outcome.message)
         if outcome.warning:
-            warnings.warn(NethicalWarning(terminal_lines(outcome.warning)), stacklevel=1)
+            # Located in the spec, as a failure is: the data's line for a pass on fallback
+            # data, the threshold's otherwise (not this module's, which no user can change)
+            mark = self.spec.document.key_mark_of(self._warning_key(result))
+            warning = NethicalWarning(terminal_lines(outcome.warning))
+            warnings.warn_explicit(warning, NethicalWarning, str(self.spec.path), mark.line)
+
+    def _warning_key(self, result: SpecResult) -> KeyPath:
+        """The data section of a cohort that trained on synthetic fallback rows, where the
+        unavailable data is declared (in the cohort's override when it declares it); else
+        the threshold."""
+        cohort_id = self.check.cohort_id
+        trained = result.cohorts.get(cohort_id) if cohort_id else None
+        if not isinstance(trained, CohortResult) or trained.dataset.fallback_reason is None:
+            return self.check.key
+        cohort = self.spec.cohort(trained.cohort_id)
+        key: KeyPath = ("data", cohort.config.data.source)
+        written = (*cohort.origin, *key)
+        return written if cohort.origin and written in self.spec.document.marks else key
 
     def failure_message(self, error: CheckFailed) -> str:
         """What a missed threshold or a failed training reads as: no traceback, the message

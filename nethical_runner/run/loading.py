@@ -1,9 +1,9 @@
 """Loading a spec for a run: the spec layer's validation plus the rules that need the data
 layer's knowledge, reported together as one :class:`~nethical_runner.spec.SpecError`.
 
-Every front end loads specs here, so a slice on a column the data cannot have fails at
-collection, with its line, whichever way the spec is run: from a file or from the command
-line's flags.
+Every front end loads specs here, so a missing data file, a label the file lacks or a slice on
+a column the data cannot have fails at collection, with its line, whichever way the spec is run
+(``nethical-runner validate``, pytest's collection, or the command line's flags).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
-from nethical_runner.run.validation import slice_column_problems
+from nethical_runner.run.validation import data_problems, slice_column_problems
 from nethical_runner.spec import Spec, loader
 from nethical_runner.spec.yaml_source import Document
 
-RULES: tuple[loader.SpecRule, ...] = (slice_column_problems,)
+RULES: tuple[loader.SpecRule, ...] = (data_problems, slice_column_problems)
 """What every spec is checked against once it is otherwise valid."""
 
 

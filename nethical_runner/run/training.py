@@ -136,14 +136,14 @@ def _new_model(config: RunConfig, prefixes: tuple[str, ...]) -> Model:
 def _load_data(
     task: CohortTask, model: Model, stack: ExitStack
 ) -> tuple[Dataset, StreamedData | None]:
-    """The cohort's rows; a CSV with ``chunk_rows`` is streamed (its spill file lives as long
-    as ``stack``) and only its validation rows are held in memory."""
+    """The cohort's rows; a CSV or Parquet file with ``chunk_rows`` is streamed (its spill
+    file lives as long as ``stack``) and only its validation rows are held in memory."""
     config = task.config
-    if config.data.csv is not None and config.data.csv.chunk_rows:
-        if not isinstance(model, TrainsFromChunks):
+    if config.data.chunk_rows:
+        if not isinstance(model, TrainsFromChunks):  # refused at collection already
             raise DataError(
-                f"data.csv.chunk_rows: {model.type_name} cannot train from chunks; "
-                "logistic can, or drop chunk_rows to load the whole table"
+                f"data.{config.data.source}.chunk_rows: {model.type_name} cannot train from "
+                "chunks; logistic can, or drop chunk_rows to load the whole table"
             )
         streamed = stack.enter_context(stream_data(config.data, task.root))
         return streamed.dataset, streamed

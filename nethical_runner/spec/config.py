@@ -55,8 +55,9 @@ class SplitConfig(Section):
     )
 
 
-class TableConfig(Section):
-    """How to read a table: which columns are features and label, and what to do with gaps."""
+class ColumnsConfig(Section):
+    """Which columns of a table are features and label, and what to do with gaps: the keys
+    every table source shares, whatever its file format."""
 
     label: str | None = Field(
         None, description="Label column; the first whose name contains label or target if absent."
@@ -74,8 +75,13 @@ class TableConfig(Section):
     na: Literal["error", "drop"] = Field(
         "error", description="Missing values: an error naming the column, or drop the rows."
     )
-    delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
     text_length: int = Field(64, ge=1, le=4096, description="Bytes kept of each text value.")
+
+
+class TableConfig(ColumnsConfig):
+    """A delimited text table (CSV): the shared column keys plus how the text is laid out."""
+
+    delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
     compression: Literal["none", "gzip", "bz2"] = Field(
         "none",
         description="How the file is compressed; compressed content is read only when declared, "
@@ -93,17 +99,33 @@ class TableConfig(Section):
         return value
 
 
-class CsvConfig(TableConfig):
-    path: str = Field(
-        min_length=1, description="CSV file, relative to the project root; may not leave it."
-    )
-    chunk_rows: int | None = Field(
+def _chunk_rows() -> Any:
+    """The ``chunk_rows`` field of a file source (a new field object for each model)."""
+    return Field(
         None,
         ge=1000,
         le=10_000_000,
         description="Read and train this many rows at a time, so a file larger than memory "
-        "can be used (models that train incrementally: logistic; temporal split only).",
+        "can be used (models that train from chunks: logistic; temporal split only).",
     )
+
+
+class CsvConfig(TableConfig):
+    path: str = Field(
+        min_length=1, description="CSV file, relative to the project root; may not leave it."
+    )
+    chunk_rows: int | None = _chunk_rows()
+
+
+class ParquetConfig(ColumnsConfig):
+    path: str = Field(
+        min_length=1, description="Parquet file, relative to the project root; may not leave it."
+    )
+    chunk_rows: int | None = _chunk_rows()
+
+
+TABLE_SOURCES = ("csv", "parquet")
+"""Sources whose ``path`` names a file below the project root."""
 
 
 class KaggleConfig(TableConfig):
@@ -117,7 +139,7 @@ class KaggleConfig(TableConfig):
 
 
 class DataConfig(Section):
-    source: Literal["synthetic", "csv", "kaggle"] = Field(
+    source: Literal["synthetic", "csv", "parquet", "kaggle"] = Field(
         "synthetic", description="Where the rows come from."
     )
     samples: int | None = Field(
@@ -125,14 +147,15 @@ class DataConfig(Section):
         ge=10,
         le=100_000_000,
         description="Rows to generate (synthetic: default 10000) or at most to read (csv, "
-        "kaggle: default all).",
+        "parquet, kaggle: default all).",
     )
     csv: CsvConfig | None = Field(None, description="For source csv.")
+    parquet: ParquetConfig | None = Field(None, description="For source parquet.")
     kaggle: KaggleConfig | None = Field(None, description="For source kaggle.")
     fallback: Literal["none", "synthetic"] = Field(
         "none",
-        description="When csv or kaggle data cannot be had: fail (none), or train on synthetic "
-        "data and say so in every result (synthetic).",
+        description="When csv, parquet or kaggle data cannot be had: fail (none), or train on "
+        "synthetic data and say so in every result (synthetic).",
     )
     label_noise: float = Field(
         0.05,
@@ -155,16 +178,31 @@ class DataConfig(Section):
     def consistency_problems(self) -> list[tuple[tuple[str, ...], str]]:
         """Rules across keys, as (key path inside ``data``, message)."""
         problems: list[tuple[tuple[str, ...], str]] = []
-        for source in ("csv", "kaggle"):
+        for source in (*TABLE_SOURCES, "kaggle"):
             if self.source == source and getattr(self, source) is None:
                 problems.append(((), f"source {source} needs a {source} section"))
             elif self.source != source and getattr(self, source) is not None:
                 problems.append(((source,), f"only read when source is {source}"))
-        if self.csv is not None and self.csv.chunk_rows and self.split.method != "temporal":
+        if self.chunk_rows and self.split.method != "temporal":
             problems.append((("split", "method"), "chunk_rows needs the temporal split"))
         if self.source == "synthetic" and self.fallback != "none":
-            problems.append((("fallback",), "applies only to csv and kaggle sources"))
+            problems.append((("fallback",), "applies only to csv, parquet and kaggle sources"))
         return problems
+
+    @property
+    def table(self) -> CsvConfig | ParquetConfig | None:
+        """The section of a file source below the project root (csv or parquet), if any."""
+        if self.source == "csv":
+            return self.csv
+        if self.source == "parquet":
+            return self.parquet
+        return None
+
+    @property
+    def chunk_rows(self) -> int | None:
+        """Rows read at a time when the file source is streamed; None when read whole."""
+        table = self.table
+        return table.chunk_rows if table is not None else None
 
 
 class ModelConfig(Section):

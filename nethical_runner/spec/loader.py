@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -158,7 +158,7 @@ def build_spec(
         problem = Problem(path, Mark(1, 1), "", "a spec must be a mapping of keys")
         raise SpecError([*document.problems, problem])
     context = _Context(path, document, estimator_prefixes)
-    problems = list(document.problems)
+    problems = _with_boolean_hints(document)
     parsed = _validate(SpecDocument, data, (), context, problems)
     base = {key: value for key, value in data.items() if key not in SPEC_LEVEL_KEYS}
     declared = _declared_cohorts(data)
@@ -203,6 +203,70 @@ def build_spec(
     if across:
         raise SpecError([context.problem(key, message) for key, message in across])
     return spec
+
+
+def _with_boolean_hints(document: Document) -> list[Problem]:
+    """The document's problems, a refused YAML 1.1 boolean told in the terms of its key: the
+    values a choice takes (``on_breach: yes`` -> fail or warn), or to quote a text; "write
+    true or false" only where the key takes a boolean."""
+    by_key = {format_key(key): key for key in document.yaml11_booleans}
+    problems = []
+    for problem in document.problems:
+        key = by_key.get(problem.key) if problem.key else None
+        if key is not None:
+            hint = _boolean_hint(key, document.yaml11_booleans[key])
+            if hint:
+                problem = Problem(problem.path, problem.mark, problem.key, hint)
+        problems.append(problem)
+    return problems
+
+
+def _boolean_hint(key: KeyPath, written: str) -> str | None:
+    """What to write instead of a YAML 1.1 boolean at ``key``; None to keep "true or false"."""
+    if len(key) >= 2 and key[0] == "cohorts" and isinstance(key[1], int):
+        annotation = _annotation(RunConfig, key[2:])  # an override is the base spec's shape
+    else:
+        annotation = _annotation(SpecDocument, key)
+    read = f"{brief(written)} is read as a boolean (YAML 1.1)"
+    choices = [arg for arg in _literal_args(annotation) if isinstance(arg, str)]
+    if choices:
+        listed = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+        if len(choices) == 1:
+            listed = repr(choices[0])
+        return f"{read}; {key[-1]} takes {listed}"
+    kinds = set(get_args(annotation)) or {annotation}
+    if str in kinds:
+        return f"{read}; quote it to mean the text"
+    return None
+
+
+def _annotation(model: type[BaseModel], loc: KeyPath) -> Any:
+    """The type of the field at ``loc`` inside ``model`` (None when it is not a field)."""
+    current: Any = model
+    annotation: Any = None
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list: the list's model, unwrapped below
+        model_class = _unwrap(current)
+        if not _is_model(model_class):
+            return None
+        found = next(
+            (f for n, f in model_class.model_fields.items() if (f.alias or n) == part), None
+        )
+        if found is None:
+            return None
+        annotation = current = found.annotation
+    return annotation
+
+
+def _literal_args(annotation: Any) -> tuple[Any, ...]:
+    """The values of a ``Literal[...]`` (also inside ``X | None``), else ()."""
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)
+    for arg in get_args(annotation):
+        if get_origin(arg) is Literal:
+            return get_args(arg)
+    return ()
 
 
 def _declared_cohorts(data: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:

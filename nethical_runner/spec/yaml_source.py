@@ -90,6 +90,9 @@ class Document:
     marks: dict[KeyPath, Mark] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     key_marks: dict[KeyPath, Mark] = field(default_factory=dict)
+    # The YAML 1.1 booleans refused (``yes``, ``off``...) as written, by key path: the schema
+    # knows what the key takes, and so what the message should suggest instead
+    yaml11_booleans: dict[KeyPath, str] = field(default_factory=dict)
 
     def key_mark_of(self, path: KeyPath) -> Mark:
         """Where the key of ``path`` is written (for errors about the key itself)."""
@@ -192,6 +195,7 @@ def read_yaml(path: Path, text: str | bytes | None = None) -> Document:
         builder.marks,
         builder.problems,
         builder.key_marks,
+        builder.yaml11_booleans,
     )
 
 
@@ -259,6 +263,7 @@ class _Builder:
         self.marks: dict[KeyPath, Mark] = {}
         self.key_marks: dict[KeyPath, Mark] = {}
         self.problems: list[Problem] = []
+        self.yaml11_booleans: dict[KeyPath, str] = {}
         self._nodes_seen = 0
         self._open: set[int] = set()  # ids of the collections being built, to find cycles
         self._constructor = SafeConstructor()
@@ -331,6 +336,7 @@ class _Builder:
             return _REFUSED
         if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in _YAML12_BOOLEANS:
             if node.value.lower() in _YAML11_BOOLEANS:
+                self.yaml11_booleans[key] = node.value
                 message = (
                     f"{brief(node.value)} is a YAML 1.1 boolean; write true or false, or quote it"
                 )

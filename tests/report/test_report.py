@@ -27,11 +27,12 @@ cohorts:
   - {id: alpha}
   - {id: noisy, data: {label_noise: 0.5}}
   - {id: stand_in, data: {source: csv, csv: {path: missing.csv}, fallback: synthetic}}
-  - {id: absent, data: {source: csv, csv: {path: missing.csv}}}
+  - {id: absent, data: {source: csv, csv: {path: one_class.csv}}}
 gate:
   max_ece: 0.2
   min_accuracy: 0.8
 """
+ONE_CLASS = "a,label\n1,1\n2,1\n"  # cohort absent fails when its rows are read, not at collection
 FAST = """\
 version: 1
 name: %s
@@ -66,6 +67,7 @@ def test_table_results_and_summary_say_what_failed_first(
     write_spec: SpecWriter, pytester: pytest.Pytester
 ) -> None:
     write_spec(SPEC, "specs/mine.yaml")
+    write_spec.csv(ONE_CLASS, "one_class.csv")
     result = pytester.runpytest("specs/")
     result.assert_outcomes(passed=5, failed=3, warnings=2)
     lines = result.outlines
@@ -105,7 +107,7 @@ def test_table_results_and_summary_say_what_failed_first(
         == "missing_file: missing.csv: file not found"
     )
     assert cohorts["absent"]["training"] == "failed"
-    assert "missing.csv: file not found" in cohorts["absent"]["error"]
+    assert "one_class.csv: label column 'label' holds one class only" in cohorts["absent"]["error"]
     ece, accuracy = cohorts["noisy"]["checks"]
     assert accuracy == {
         "id": "specs/mine.yaml::mine::noisy::gate[accuracy]",
@@ -239,6 +241,7 @@ def test_junit_items_carry_metric_threshold_data_source_and_location(
     pytester: pytest.Pytester,
 ) -> None:
     write_spec(SPEC.replace("gate:", "sla: {p95_ms: 3600000, calls: 10}\ngate:"), "specs/mine.yaml")
+    write_spec.csv(ONE_CLASS, "one_class.csv")
     pytester.runpytest("specs/", "--junitxml=report.xml")
     cases = {
         f"{case.get('classname')}::{case.get('name')}": {
@@ -273,6 +276,7 @@ def test_github_actions_annotations_and_step_summary(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
     monkeypatch.setenv("GITHUB_WORKSPACE", str(pytester.path.parent))
     write_spec(SPEC, "specs/mine.yaml")
+    write_spec.csv(ONE_CLASS, "one_class.csv")
     result = pytester.runpytest("specs/")
     where = f"{pytester.path.name}/specs/mine.yaml"  # relative to the checkout
     annotations = [line for line in result.outlines if line.startswith("::")]

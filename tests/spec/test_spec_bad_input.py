@@ -343,7 +343,10 @@ WRONG_VALUES: dict[str, tuple[str, list[str]]] = {
     ),
     "unknown source": (
         HEAD + "data: {source: s3}\n",
-        ["spec.yaml:4:16: data.source: 's3' is not one of 'synthetic', 'csv' or 'kaggle'"],
+        [
+            "spec.yaml:4:16: data.source: 's3' is not one of 'synthetic', 'csv', 'parquet' or "
+            "'kaggle'"
+        ],
     ),
     "csv source without its section": (
         HEAD + "data: {source: csv}\n",
@@ -351,7 +354,7 @@ WRONG_VALUES: dict[str, tuple[str, list[str]]] = {
     ),
     "fallback for synthetic data": (
         HEAD + "data: {fallback: synthetic}\n",
-        ["spec.yaml:4:18: data.fallback: applies only to csv and kaggle sources"],
+        ["spec.yaml:4:18: data.fallback: applies only to csv, parquet and kaggle sources"],
     ),
     "csv delimiter of two characters": (
         HEAD + "data: {source: csv, csv: {path: a.csv, delimiter: ';;'}}\n",
@@ -393,6 +396,30 @@ WRONG_VALUES: dict[str, tuple[str, list[str]]] = {
         [
             "spec.yaml:4:18: audit.enabled: 'yes' is a YAML 1.1 boolean; write true or false, "
             "or quote it"
+        ],
+    ),
+    "YAML 1.1 boolean for a choice": (
+        HEAD + "sla: {on_breach: yes}\ndata: {split: {method: off}}\n",
+        [
+            "spec.yaml:4:18: sla.on_breach: 'yes' is read as a boolean (YAML 1.1); on_breach "
+            "takes 'fail' or 'warn'",
+            "spec.yaml:5:24: data.split.method: 'off' is read as a boolean (YAML 1.1); method "
+            "takes 'temporal' or 'stratified'",
+        ],
+    ),
+    "YAML 1.1 boolean for a choice in a cohort": (
+        HEAD + "cohorts:\n  - {id: a, data: {csv: {na: No, path: x.csv}}}\n",
+        [
+            "spec.yaml:5:25: cohorts[0].data.csv: only read when source is csv",
+            "spec.yaml:5:30: cohorts[0].data.csv.na: 'No' is read as a boolean (YAML 1.1); na "
+            "takes 'error' or 'drop'",
+        ],
+    ),
+    "YAML 1.1 boolean for a text": (
+        HEAD + "data: {source: csv, csv: {path: x.csv, label: yes}}\n",
+        [
+            "spec.yaml:4:47: data.csv.label: 'yes' is read as a boolean (YAML 1.1); quote it to "
+            "mean the text"
         ],
     ),
     "on as a key": (HEAD + "on: push\n", ["spec.yaml:4:1: key 'on' must be a string (quote it)"]),
