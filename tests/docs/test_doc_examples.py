@@ -32,8 +32,10 @@ from support.doc_examples import (
     anchors,
     blocks,
     commands,
+    expected_lines,
     links,
     merge_sections,
+    quoted_pattern,
 )
 from support.spec_keys import SPEC_PAGE, current_table, table
 
@@ -71,6 +73,8 @@ class Page:
     specs: list[SpecExample] = field(default_factory=list)
     files: list[SpecExample] = field(default_factory=list)  # other YAML files (workflows)
     commands: list[Block] = field(default_factory=list)
+    failing: list[Block] = field(default_factory=list)  # commands that must fail as quoted
+    invalid: list[SpecExample] = field(default_factory=list)  # specs that must be refused
     outputs: list[tuple[Block, SpecExample | None]] = field(default_factory=list)
     ci: list[Block] = field(default_factory=list)
     not_run: list[Block] = field(default_factory=list)
@@ -104,6 +108,11 @@ def plan(page: Path) -> Page:
                 result.problems.append(f"{block.where}: not-run without a reason")
         elif block.kind == "ci" and block.lang in COMMAND_LANGUAGES:
             result.ci.append(block)
+        elif block.kind == "fails" and block.lang in COMMAND_LANGUAGES and block.arg.isdigit():
+            result.failing.append(block)
+        elif block.kind == "invalid" and block.spec_path:
+            latest = SpecExample(block, block.spec_path, block.text)
+            result.invalid.append(latest)
         elif block.kind == "output" and block.lang in OUTPUT_LANGUAGES:
             result.outputs.append((block, latest or _readme_spec(block)))
         elif block.kind == "fragment" and block.lang == "yaml":
@@ -197,6 +206,13 @@ def _run(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
         text=True,
         timeout=300,
     )
+
+
+def _script(block: Block) -> str:
+    """A command block as a shell script; a Python block is fed to the reader's ``python``."""
+    if block.lang == "python":
+        return f"python - <<'PYTHON'\n{block.text}PYTHON\n"
+    return block.text
 
 
 def _write(project: Path, example: SpecExample) -> Path:
@@ -295,8 +311,50 @@ def test_commands_of_a_page_run(page: Path, tmp_path: Path) -> None:
             _write(project, example)
     env = _environment(tmp_path)
     for block in PLANS[page].commands:
-        done = _run(block.text, project, env)
+        done = _run(_script(block), project, env)
         assert done.returncode == 0, f"{block.where}:\n{done.stdout}\n{done.stderr}"
+
+
+def _failing_pages() -> list[Path]:
+    return [page for page in PAGES if PLANS[page].failing]
+
+
+@pytest.mark.parametrize("page", _failing_pages(), ids=_page_id)
+def test_commands_shown_failing_fail_as_quoted(page: Path, tmp_path: Path) -> None:
+    """A command shown with its error exits with the code its block names and prints each
+    line quoted under it."""
+    project = _project(tmp_path / "project", with_examples=True)
+    env = _environment(tmp_path)
+    wrong = []
+    for block in PLANS[page].failing:
+        for command, quoted in expected_lines(block):
+            done = _run(command, project, env)
+            printed = (done.stdout + done.stderr).replace(str(project), "/home/me/project")
+            if done.returncode != int(block.arg):
+                wrong.append(f"{block.where}: {command}: exit {done.returncode}\n{printed}")
+            for line in quoted:
+                if not any(map(quoted_pattern(line).fullmatch, printed.split("\n"))):
+                    wrong.append(f"{block.where}: {line!r} not printed by {command}:\n{printed}")
+    assert wrong == []
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if PLANS[p].invalid], ids=_page_id)
+def test_specs_shown_refused_are_refused_as_quoted(page: Path, tmp_path: Path) -> None:
+    """A spec shown with its problems is refused, with each quoted line among them."""
+    project = _project(tmp_path / "project", with_examples=True)
+    wrong = []
+    for example in PLANS[page].invalid:
+        with pytest.raises(SpecError) as refused:
+            load_spec(_write(project, example), root=project)
+        problems = str(refused.value).replace(f"{project}/", "")
+        problems = problems.replace(str(project), "/home/me/project")
+        for block, spec in PLANS[page].outputs:
+            if spec is not example:
+                continue
+            for line in block.text.strip().split("\n"):
+                if not any(map(quoted_pattern(line).fullmatch, problems.split("\n"))):
+                    wrong.append(f"{block.where}: {line!r} not among\n{problems}")
+    assert wrong == []
 
 
 @dataclass(frozen=True)
@@ -320,7 +378,7 @@ def quick_start(tmp_path_factory: pytest.TempPathFactory) -> QuickStart:
             _write(project, example)
     output = ""
     for block in PLANS[README].commands:
-        done = _run(block.text, project, env)
+        done = _run(_script(block), project, env)
         assert done.returncode == 0, f"{block.where}:\n{done.stdout}\n{done.stderr}"
         output += done.stdout
     return QuickStart(project, env, output)

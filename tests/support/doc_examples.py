@@ -7,7 +7,13 @@ Every fenced block has one disposition, so an example cannot be added and forgot
   top-level sections replace the same sections of that spec (the latest full block of that
   path in the same page, else in README.md, else the repository's file) and are appended at
   its end, so the lines a later output quotes are those of the merged text;
-- ``bash``, ``shell`` and ``sh`` blocks are commands, run in a temporary project;
+- ``bash``, ``shell`` and ``sh`` blocks are commands, run in a temporary project; ``python``
+  blocks are scripts, run there too;
+- ``<!-- example: fails: N -->`` before a command block: each command must exit with ``N``, and
+  the comment lines under a command (``# error: ...``) are lines it must print, ``...`` standing
+  for any text;
+- ``<!-- example: invalid -->`` before a full ``yaml`` block: a spec that must be refused; the
+  ``output`` block after it quotes lines of the refusal (``...`` standing for any text);
 - ``<!-- example: output -->`` before a ``text`` (or unlabelled) block: quoted output, whose
   item ids and ``file:line:col (key)`` locations are checked against the nearest spec above it;
 - ``<!-- example: ci: reason -->``: commands .ci/run runs, checked against that script;
@@ -23,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
-COMMAND_LANGUAGES = {"bash", "shell", "sh"}
+COMMAND_LANGUAGES = {"bash", "shell", "sh", "python"}
 OUTPUT_LANGUAGES = {"text", ""}
 _FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)\s*$")
 _MARKER = re.compile(r"^\s*<!-- example: (?P<kind>[a-z-]+)(?::? ?(?P<arg>.*?))? -->\s*$")
@@ -53,7 +59,8 @@ class Block:
         """The path a full YAML example names in its first line."""
         first = self.text.split("\n", 1)[0]
         match = _PATH_COMMENT.match(first)
-        return match["path"] if match and self.lang == "yaml" and self.kind is None else None
+        named = self.lang == "yaml" and self.kind in (None, "invalid")
+        return match["path"] if match and named else None
 
 
 def blocks(page: Path) -> list[Block]:
@@ -112,6 +119,22 @@ def commands(block: Block) -> list[str]:
     return [
         line.strip() for line in joined.split("\n") if line.strip() and not line.startswith("#")
     ]
+
+
+def expected_lines(block: Block) -> list[tuple[str, list[str]]]:
+    """Each command of a ``fails`` block with the output lines quoted in comments under it."""
+    found: list[tuple[str, list[str]]] = []
+    for line in block.text.replace("\\\n", " ").split("\n"):
+        if line.startswith("# ") and found:
+            found[-1][1].append(line.removeprefix("# "))
+        elif line.strip() and not line.startswith("#"):
+            found.append((line.strip(), []))
+    return found
+
+
+def quoted_pattern(line: str) -> re.Pattern[str]:
+    """A quoted output line as a pattern: the text as is, ``...`` standing for anything."""
+    return re.compile(".*".join(re.escape(part) for part in line.strip().split("...")))
 
 
 def links(page: Path) -> list[tuple[int, str]]:
