@@ -17,6 +17,7 @@ from typing import Any
 
 from nethical_runner import __version__
 from nethical_runner._escape import terminal
+from nethical_runner._words import counted
 from nethical_runner.checks.baseline import Baseline, BaselineError, load_baseline
 from nethical_runner.checks.collect import Judged, collect_checks, judge_all
 from nethical_runner.cli.audit import add_audit_parser, run_audit_command
@@ -279,7 +280,8 @@ def _validate(paths: list[Path], prefixes: tuple[str, ...]) -> int:
             failed = True
             continue
         checks = len(collect_checks(spec))
-        print(terminal(f"{path}: ok ({len(spec.cohorts)} cohorts, {checks} checks)"))
+        counts = f"{counted(len(spec.cohorts), 'cohort')}, {counted(checks, 'check')}"
+        print(terminal(f"{path}: ok ({counts})"))
     return EXIT_ERROR if failed else EXIT_OK
 
 
