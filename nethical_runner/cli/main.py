@@ -22,6 +22,7 @@ from nethical_runner.checks.baseline import Baseline, BaselineError, load_baseli
 from nethical_runner.checks.collect import Judged, collect_checks, judge_all
 from nethical_runner.cli.audit import add_audit_parser, run_audit_command
 from nethical_runner.cli.diff import add_diff_parser, run_diff
+from nethical_runner.cli.progress import stderr_progress
 from nethical_runner.drift.baseline import accepted_reason
 from nethical_runner.drift.report import summary_lines as drift_summary_lines
 from nethical_runner.models import SCRIPT_TYPES
@@ -253,17 +254,21 @@ def _run(
     judged: list[Judged] = []
     if executor is not IN_PROCESS:
         print(terminal(f"training on {executor.description}"))
-    submitted = [submit_spec(spec, settings, executor) for spec in specs]
-    for result in finish_as_ready(submitted):
-        spec = result.spec
-        entries = judge_all(result, collect_checks(spec, baseline))
-        print_result(result, entries)
-        shown = spec.path.as_posix()
-        for record in run_records(
-            spec, result, entries, shown_path=shown, out_dir=settings.out_dir
-        ):
-            report.add(record)
-        judged += entries
+    watcher, progress = stderr_progress()  # a line per cohort as it starts and ends
+    submitted = [submit_spec(spec, settings, executor, watcher) for spec in specs]
+    try:
+        for result in finish_as_ready(submitted):
+            spec = result.spec
+            entries = judge_all(result, collect_checks(spec, baseline))
+            print_result(result, entries)
+            shown = spec.path.as_posix()
+            for record in run_records(
+                spec, result, entries, shown_path=shown, out_dir=settings.out_dir
+            ):
+                report.add(record)
+            judged += entries
+    finally:
+        progress.close()
     written = publish(report, settings.out_dir, settings.run_id)
     for line, is_error in summary_lines(report, written, invocation_dir=Path.cwd()):
         print(line, file=sys.stderr if is_error else sys.stdout)

@@ -8,7 +8,13 @@ from typing import Any
 
 from nethical_runner.models.anomaly import AnomalyModel
 from nethical_runner.models.base import Model, ModelFileError, ModelParams, read_npz
-from nethical_runner.models.capabilities import CAPABILITIES, ReadsText, TrainsFromChunks
+from nethical_runner.models.capabilities import (
+    CAPABILITIES,
+    EpochCallback,
+    ReadsText,
+    TrainsFromChunks,
+    TrainsInEpochs,
+)
 from nethical_runner.models.correlation import CorrelationModel
 from nethical_runner.models.heuristic import HeuristicModel
 from nethical_runner.models.logistic import LogisticModel
@@ -85,11 +91,13 @@ __all__ = [
     "CAPABILITIES",
     "REGISTRY",
     "SCRIPT_TYPES",
+    "EpochCallback",
     "Model",
     "ModelFileError",
     "ModelParams",
     "ReadsText",
     "TrainsFromChunks",
+    "TrainsInEpochs",
     "build_model",
     "create_model",
     "load_model",
