@@ -6,8 +6,8 @@ validation predictions -> metrics (:mod:`nethical_runner.run.training`); back he
 process that writes outputs: SLA timing (when declared) -> intervals -> gate -> save.
 Nothing here knows about pytest or argparse; both front ends call :func:`submit_spec` and
 :func:`finish_spec` (or :func:`run_spec`, both at once) and read the result. Nor does it know
-who records the steps: it tells a :class:`~nethical_runner.run.events.RunObserver`, and the
-audit log is one.
+who records the steps: it tells a :class:`~nethical_runner.run.events.RunObserver`; the
+audit log is one, and the front end's progress lines (its ``watcher``) another.
 """
 
 from __future__ import annotations
