@@ -19,7 +19,7 @@ LAYERS = (
     ("checks",),
     ("run",),
     ("spec", "data", "models", "metrics", "sla", "drift", "audit"),
-    ("_files", "_names", "_escape", "__init__"),
+    ("_files", "_names", "_escape", "_words", "__init__"),
 )
 RANK = {folder: rank for rank, folders in enumerate(LAYERS) for folder in folders}
 

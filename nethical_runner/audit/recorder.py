@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from nethical_runner._words import counted
 from nethical_runner.audit.events import ENVELOPE, Secrets, json_safe, now
 from nethical_runner.audit.formats import TreeHead
 from nethical_runner.audit.log import AuditLogError, append_events
@@ -46,7 +47,7 @@ class AuditReceipt:
             return f"audit log {self.directory}: not appended: {self.error}"
         last = self.first_index + self.event_count - 1
         text = (
-            f"audit log {self.directory}: {self.event_count} events appended (log index "
+            f"audit log {self.directory}: {counted(self.event_count, 'event')} appended (log index "
             f"{self.first_index}-{last}), head {self.head.sequence}: {self.head.describe()}"
         )
         return f"{text}; {self.error}" if self.error else text

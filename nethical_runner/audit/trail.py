@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nethical_runner._words import counted
 from nethical_runner.audit.proofs import prove
 from nethical_runner.audit.recorder import AuditReceipt
 from nethical_runner.audit.verify import VerifyReport, verify
@@ -70,7 +71,7 @@ class AuditTrail:
             appended = (
                 ""
                 if receipt.head
-                else f" (this run's {receipt.event_count} events were not appended)"
+                else f" (this run's {counted(receipt.event_count, 'event')} were not appended)"
             )
             return Judgement(
                 False, f"audit log {self.directory} is not intact{appended}:\n{lines}", props
@@ -98,8 +99,9 @@ class AuditTrail:
         props.update(events=count)
         return Judgement(
             True,
-            f"audit log intact: {latest.tree_size} events under {len(report.heads)} tree heads; "
-            f"this run's {count} events (log index {first}-{first + count - 1}) are committed "
-            f"by head {head.sequence}",
+            f"audit log intact: {counted(latest.tree_size, 'event')} under "
+            f"{counted(len(report.heads), 'tree head')}; "
+            f"this run's {counted(count, 'event')} (log index {first}-{first + count - 1}) "
+            f"{'is' if count == 1 else 'are'} committed by head {head.sequence}",
             props,
         )

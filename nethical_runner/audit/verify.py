@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from nethical_runner._words import cohort_named, counted
 from nethical_runner.audit.chunk_check import Kind, chunk_findings, parse_event, span
 from nethical_runner.audit.folder import LogFolder, scan
 from nethical_runner.audit.formats import (
@@ -93,15 +94,15 @@ class VerifyReport:
             signed = "signed" if head.signature else "unsigned"
             lines = [
                 f"audit log {self.directory}: intact",
-                f"  {_count(len(self.leaves), 'event')} in {_count(self.chunk_count, 'chunk')}, "
-                f"{_count(len(self.heads), 'tree head')}",
-                f"  {_count(self.summaries_checked, 'training summary', 'training summaries')} "
+                f"  {counted(len(self.leaves), 'event')} in {counted(self.chunk_count, 'chunk')}, "
+                f"{counted(len(self.heads), 'tree head')}",
+                f"  {counted(self.summaries_checked, 'training summary', 'training summaries')} "
                 "rebuilt from the events and equal to them",
                 f"  latest {HEADS_DIR}/{head_name(head.sequence)}: {head.describe()} "
                 f"({signed}, {head.timestamp})",
             ]
         else:
-            lines = [f"audit log {self.directory}: {_count(len(self.problems), 'problem')}"]
+            lines = [f"audit log {self.directory}: {counted(len(self.problems), 'problem')}"]
             lines += [f"  {problem}" for problem in self.problems]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
@@ -466,8 +467,8 @@ class _Verifier:
             rebuilt = cohorts.get(summary.get("cohort"), list(cohorts.values())[-1])
             if rebuilt is not list(cohorts.values())[-1]:  # a kill between two cohorts' copies
                 self.report.notes.append(
-                    f"{where} is the summary of cohort {rebuilt['cohort']}, not of its run's "
-                    "last cohort: writing the summaries was interrupted"
+                    f"{where} is the summary of {cohort_named(rebuilt['cohort'])}, not of its "
+                    "run's last cohort: writing the summaries was interrupted"
                 )
         elif path.name in expected:
             rebuilt = expected[path.name]
@@ -598,7 +599,3 @@ def _differences(found: Mapping[str, Any], expected: Mapping[str, Any]) -> list[
         or name not in expected
         or json.dumps(found[name], sort_keys=True) != json.dumps(expected[name], sort_keys=True)
     ]
-
-
-def _count(n: int, noun: str, plural: str | None = None) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nethical_runner._words import cohort_named
 from nethical_runner.checks.outcome import Outcome
 from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
 from nethical_runner.spec.yaml_source import KeyPath
@@ -40,7 +41,7 @@ class Check:
 def cohort_result(result: SpecResult, cohort_id: str) -> CohortResult:
     found = result.cohorts[cohort_id]
     if isinstance(found, CohortFailure):
-        raise TrainingFailed(f"cohort {cohort_id} could not be trained: {found.reason}")
+        raise TrainingFailed(f"{cohort_named(cohort_id)} could not be trained: {found.reason}")
     return found
 
 

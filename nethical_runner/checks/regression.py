@@ -23,6 +23,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from nethical_runner._words import cohort_named
 from nethical_runner.checks.baseline import Baseline
 from nethical_runner.checks.check import Check, TrainingFailed, cohort_result, fallback_warning
 from nethical_runner.checks.outcome import Decision, Outcome
@@ -131,7 +132,9 @@ def against_baseline(
     baseline: Baseline,
 ) -> Outcome:
     metric = bounds[0].metric
-    context = f"cohort {trained.cohort_id}, {trained.dataset.label} data; baseline {baseline.path}"
+    context = (
+        f"{cohort_named(trained.cohort_id)}, {trained.dataset.label} data; baseline {baseline.path}"
+    )
     properties: dict[str, Any] = {
         "metric": metric,
         "value": decided_value(metric, trained.metrics),
@@ -172,7 +175,7 @@ def against_champion(
     metric = bounds[0].metric
     champion = trained.champion
     if champion is None:
-        raise TrainingFailed(f"cohort {trained.cohort_id} was trained without its champion")
+        raise TrainingFailed(f"{cohort_named(trained.cohort_id)} was trained without its champion")
     if champion.missing is not None:
         return Outcome(Decision.SKIP, f"regression {metric}: {champion.missing}")
     if champion.error is not None or champion.probabilities is None:
@@ -190,7 +193,7 @@ def against_champion(
         ece_confidence=metrics_config.ece_confidence,
         seed=zlib.crc32(f"{spec.name}\0{trained.cohort_id}\0champion".encode()),
     )
-    context = f"cohort {trained.cohort_id}, {trained.dataset.label} data"
+    context = f"{cohort_named(trained.cohort_id)}, {trained.dataset.label} data"
     reference = f"the champion (run {champion.run_id}, {champion.model_path})"
     properties: dict[str, Any] = {
         "metric": metric,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nethical_runner._words import cohort_named
 from nethical_runner.checks.check import Check, TrainingFailed, cohort_result
 from nethical_runner.checks.outcome import Outcome
 from nethical_runner.run.results import SpecResult
@@ -23,7 +24,9 @@ def sla_checks(spec: Spec) -> list[Check]:
             ) -> Outcome:
                 measured = cohort_result(result, cohort_id).sla
                 if measured is None:
-                    raise TrainingFailed(f"cohort {cohort_id} was trained without SLA timing")
+                    raise TrainingFailed(
+                        f"{cohort_named(cohort_id)} was trained without SLA timing"
+                    )
                 verdict = measured.verdict(name)
                 return Outcome.of_verdict(verdict, measured.config.on_inconclusive)
 

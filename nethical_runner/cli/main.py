@@ -21,10 +21,12 @@ from typing import Any
 
 from nethical_runner import __version__
 from nethical_runner._escape import clip, printable, terminal
+from nethical_runner._words import counted
 from nethical_runner.checks.baseline import Baseline, BaselineError, load_baseline
 from nethical_runner.checks.collect import Judged, collect_checks, judge_all
 from nethical_runner.cli.audit import add_audit_parser, run_audit_command
 from nethical_runner.cli.diff import add_diff_parser, run_diff
+from nethical_runner.cli.progress import stderr_progress
 from nethical_runner.data import shown_path
 from nethical_runner.drift.baseline import accepted_reason
 from nethical_runner.drift.report import summary_lines as drift_summary_lines
@@ -316,17 +318,21 @@ def _run(
     judged: list[Judged] = []
     if executor is not IN_PROCESS:
         print(terminal(f"training on {executor.description}"))
-    submitted = [submit_spec(spec, settings, executor) for spec in specs]
-    for result in finish_as_ready(submitted):
-        spec = result.spec
-        entries = judge_all(result, collect_checks(spec, baseline))
-        print_result(result, entries)
-        shown = spec.path.as_posix()
-        for record in run_records(
-            spec, result, entries, shown_path=shown, out_dir=settings.out_dir
-        ):
-            report.add(record)
-        judged += entries
+    watcher, progress = stderr_progress()  # a line per cohort as it starts and ends
+    submitted = [submit_spec(spec, settings, executor, watcher) for spec in specs]
+    try:
+        for result in finish_as_ready(submitted):
+            spec = result.spec
+            entries = judge_all(result, collect_checks(spec, baseline))
+            print_result(result, entries)
+            shown = spec.path.as_posix()
+            for record in run_records(
+                spec, result, entries, shown_path=shown, out_dir=settings.out_dir
+            ):
+                report.add(record)
+            judged += entries
+    finally:
+        progress.close()
     written = publish(report, settings.out_dir, settings.run_id)
     for line, is_error in summary_lines(report, written, invocation_dir=Path.cwd()):
         print(line, file=sys.stderr if is_error else sys.stdout)
@@ -358,7 +364,8 @@ def _validate(paths: list[Path], prefixes: tuple[str, ...]) -> int:
             failed = True
             continue
         checks = len(collect_checks(spec))
-        print(terminal(f"{path}: ok ({len(spec.cohorts)} cohorts, {checks} checks)"))
+        counts = f"{counted(len(spec.cohorts), 'cohort')}, {counted(checks, 'check')}"
+        print(terminal(f"{path}: ok ({counts})"))
     return EXIT_ERROR if failed else EXIT_OK
 
 

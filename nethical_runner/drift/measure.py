@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nethical_runner._words import cohort_named
 from nethical_runner.drift.baseline import BaselineState
 from nethical_runner.drift.comparison import Comparison, Drop
 from nethical_runner.drift.declared import bounds_of, declared_checks, spread_limits
@@ -229,7 +230,7 @@ def with_failed_checks(result: DriftResult) -> DriftResult:
     """``result`` knowing which of its drift checks fail, as each check's item will judge them:
     a run with any is not a baseline for later runs (unless it accepts itself as one)."""
     failed = [
-        f"drift[{c.name}]" + (f" (cohort {c.cohort_id})" if c.cohort_id else "")
+        f"drift[{c.name}]" + (f" ({cohort_named(c.cohort_id)})" if c.cohort_id else "")
         for c in result.checks
         if not result.verdict(c).passed
     ]

@@ -18,6 +18,7 @@ from typing import Any
 from nethical_runner import __version__
 from nethical_runner._files import atomic_write_json
 from nethical_runner._names import drift_report_id
+from nethical_runner._words import cohort_named, counted
 from nethical_runner.drift.comparison import Comparison, Drop
 from nethical_runner.drift.result import DriftFailure, DriftResult, Group
 from nethical_runner.drift.slices import describe
@@ -210,7 +211,7 @@ def message(result: DriftResult) -> str:
     if result.drifting:
         parts.append(f"Drift detected: {'; '.join(result.drifting)}")
     elif len(result.groups) >= 2:
-        parts.append(f"No drift beyond the bounds across {len(result.groups)} cohorts")
+        parts.append(f"No drift beyond the bounds across {counted(len(result.groups), 'cohort')}")
     noise = [m for m, c in result.comparisons.items() if c.status == "inconclusive"]
     if noise:
         parts.append(f"{', '.join(noise)} above the bound within bootstrap noise (inconclusive)")
@@ -229,22 +230,23 @@ def recommendations(result: DriftResult) -> list[str]:
             if drop.status == "drift":
                 found.append(
                     f"{drop.metric}: {drop_text(drop, level)}, worse by more than max_drop "
-                    f"{drop.limit:g}; compare cohort {drop.cohort}'s training, data and model "
-                    "between the two runs"
+                    f"{drop.limit:g}; compare {cohort_named(drop.cohort)}'s training, data and "
+                    "model between the two runs"
                 )
     for cohort, comparisons in result.slice_comparisons.items():
         for metric, comparison in comparisons.items():
             if comparison.stats is not None and comparison.status in ("drift", "inconclusive"):
                 found.append(
-                    f"cohort {cohort}: " + _spread_advice(metric, comparison, "slice", level)
+                    f"{cohort_named(cohort)}: " + _spread_advice(metric, comparison, "slice", level)
                 )
     for cohort, slices in result.slices.items():
         for item in slices:
             if item.error:
-                found.append(f"cohort {cohort}, slice {item.config.id}: {item.error}")
+                found.append(f"{cohort_named(cohort)}, slice {item.config.id}: {item.error}")
             elif not item.judged:
                 found.append(
-                    f"cohort {cohort}, slice {item.config.id} ({describe(item.config.where)}): "
+                    f"{cohort_named(cohort)}, slice {item.config.id} "
+                    f"({describe(item.config.where)}): "
                     f"{item.samples} validation rows < min_samples {result.config.min_samples}, "
                     "so it is reported and not judged; widen it or lower drift.min_samples"
                 )
@@ -252,12 +254,14 @@ def recommendations(result: DriftResult) -> list[str]:
         for violation in group.violations:
             value = "undefined" if violation.value is None else f"{violation.value:.4g}"
             found.append(
-                f"cohort {group.label}: {violation.type} ({violation.severity}): "
+                f"{cohort_named(group.label)}: {violation.type} ({violation.severity}): "
                 f"{violation.metric} {value} misses gate {violation.gate_key} "
                 f"{violation.threshold:g}; it was not promoted"
             )
     for cohort, reason in result.failed.items():
-        found.append(f"cohort {cohort} could not be trained, so its drift is unknown: {reason}")
+        found.append(
+            f"{cohort_named(cohort)} could not be trained, so its drift is unknown: {reason}"
+        )
     if len(result.groups) < 2:
         found.append(
             "Compare at least two cohorts: declare cohorts in the spec, or train again into this "

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nethical_runner._words import cohort_named, cohorts_named
 from nethical_runner.drift.baseline import BaselineState
 from nethical_runner.drift.comparison import Comparison, Drop, Interval
 from nethical_runner.drift.declared import DriftCheck
@@ -147,13 +148,13 @@ class DriftResult:
         found = [f"{m} across cohorts" for m, c in self.comparisons.items() if c.status == "drift"]
         for metric, drops in self.drops.items():
             found += [
-                f"{metric} since the previous run (cohort {d.cohort})"
+                f"{metric} since the previous run ({cohort_named(d.cohort)})"
                 for d in drops
                 if d.status == "drift"
             ]
         for cohort, comparisons in self.slice_comparisons.items():
             found += [
-                f"{metric} across slices (cohort {cohort})"
+                f"{metric} across slices ({cohort_named(cohort)})"
                 for metric, comparison in comparisons.items()
                 if comparison.status == "drift"
             ]
@@ -175,7 +176,7 @@ class DriftResult:
 
     def _training_failure(self, check: DriftCheck, cohorts: Sequence[str]) -> DriftVerdict | None:
         """A comparison that lacks a cohort cannot be trusted either way: it fails, saying why."""
-        failed = [f"cohort {c} could not be trained: {self.failed[c]}" for c in cohorts]
+        failed = [f"{cohort_named(c)} could not be trained: {self.failed[c]}" for c in cohorts]
         if not failed:
             return None
         return DriftVerdict(False, f"{self._prefix(check)}: {'; '.join(failed)}")
@@ -189,7 +190,7 @@ class DriftResult:
         if undefined:
             return DriftVerdict(
                 False,
-                f"{prefix}: {check.metric} is undefined for cohort {', '.join(undefined)} "
+                f"{prefix}: {check.metric} is undefined for {cohorts_named(undefined)} "
                 "(its validation rows hold a single class)",
             )
         if comparison.stats is None:
@@ -197,7 +198,7 @@ class DriftResult:
             group = f" in drift group {self.config.group!r}" if self.config.group else ""
             return DriftVerdict(
                 True,
-                f"{prefix}: insufficient cohorts for drift analysis: only cohort {only} is "
+                f"{prefix}: insufficient cohorts for drift analysis: only {cohort_named(only)} is "
                 f"recorded{group} in {self.folder}; a spread needs two",
                 skipped=True,
             )
@@ -212,17 +213,18 @@ class DriftResult:
         errors = [s for s in self.slices[cohort] if s.error]
         if errors:
             text = "; ".join(f"slice {s.config.id}: {s.error}" for s in errors)
-            return DriftVerdict(False, f"{prefix}: {text} (cohort {cohort})")
+            return DriftVerdict(False, f"{prefix}: {text} ({cohort_named(cohort)})")
         comparison = self.slice_comparisons[cohort][check.metric]
         if comparison.stats is None:
             reasons = "; ".join(f"{k}: {v}" for k, v in comparison.not_judged.items())
             return DriftVerdict(
                 True,
-                f"{prefix}: fewer than two slices of cohort {cohort} can be judged ({reasons})",
+                f"{prefix}: fewer than two slices of {cohort_named(cohort)} can be judged "
+                f"({reasons})",
                 skipped=True,
             )
         groups = [g for g in self.this_run if g.cohort == cohort]
-        return self._judged(check, comparison, f"slices of cohort {cohort}", groups)
+        return self._judged(check, comparison, f"slices of {cohort_named(cohort)}", groups)
 
     def _judged(
         self, check: DriftCheck, comparison: Comparison, across: str, groups: Sequence[Group]
@@ -304,7 +306,7 @@ class DriftResult:
         if undefined:
             return DriftVerdict(
                 False,
-                f"{prefix}: {check.metric} is undefined for cohort {', '.join(undefined)} in "
+                f"{prefix}: {check.metric} is undefined for {cohorts_named(undefined)} in "
                 "this run or its baseline (validation rows of a single class)",
             )
         statuses = [d.status or judge(d.change or 0.0, check.limit, d.interval) for d in drops]
@@ -318,7 +320,7 @@ class DriftResult:
             head = f"no cohort's {check.metric} worsened by more than {check.limit:g} beyond noise"
         message = f"{prefix}: {head}: {parts}"
         if self.without_baseline:
-            message += f"; no baseline yet for cohort {', '.join(self.without_baseline)}"
+            message += f"; no baseline yet for {cohorts_named(self.without_baseline)}"
         worst = max(drops, key=lambda d: d.change or 0.0)
         properties = {
             "metric": f"{check.metric}_drop",

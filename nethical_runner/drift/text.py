@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nethical_runner._words import cohort_named
 from nethical_runner.drift.stats import judge
 
 if TYPE_CHECKING:
@@ -43,9 +44,11 @@ def drop_text(drop: Drop, level: float) -> str:
     """``cohort alpha 0.932 -> 0.898 (fell 0.034; 95% interval of the worsening 0.021 to
     0.047) since run R``."""
     if drop.before is None or drop.after is None:
-        return f"cohort {drop.cohort}: {drop.metric} undefined (since run {drop.baseline_run})"
+        return (
+            f"{cohort_named(drop.cohort)}: {drop.metric} undefined (since run {drop.baseline_run})"
+        )
     moved = "rose" if drop.after > drop.before else "fell" if drop.after < drop.before else "held"
-    text = f"cohort {drop.cohort} {drop.before:.4g} -> {drop.after:.4g} ({moved}"
+    text = f"{cohort_named(drop.cohort)} {drop.before:.4g} -> {drop.after:.4g} ({moved}"
     if moved != "held":
         text += f" {abs(drop.after - drop.before):.4g}"
     if drop.interval is not None:

@@ -14,7 +14,13 @@ from nethical_runner.models.base import (
     feature_names_of,
     read_npz,
 )
-from nethical_runner.models.capabilities import CAPABILITIES, ReadsText, TrainsFromChunks
+from nethical_runner.models.capabilities import (
+    CAPABILITIES,
+    EpochCallback,
+    ReadsText,
+    TrainsFromChunks,
+    TrainsInEpochs,
+)
 from nethical_runner.models.correlation import CorrelationModel
 from nethical_runner.models.heuristic import HeuristicModel
 from nethical_runner.models.logistic import LogisticModel
@@ -94,11 +100,13 @@ __all__ = [
     "CAPABILITIES",
     "REGISTRY",
     "SCRIPT_TYPES",
+    "EpochCallback",
     "Model",
     "ModelFileError",
     "ModelParams",
     "ReadsText",
     "TrainsFromChunks",
+    "TrainsInEpochs",
     "build_model",
     "create_model",
     "load_model",

@@ -33,6 +33,7 @@ from nethical_runner.models.base import (
     fit_platt,
     sigmoid,
 )
+from nethical_runner.models.capabilities import EpochCallback, TrainsInEpochs
 from nethical_runner.models.optim import Adam
 
 _FOLD_PRIME = 1_000_003
@@ -50,7 +51,7 @@ class AnomalyParams(ModelParams):
     n_estimators: int = Field(200, ge=10, le=5000, description="Trees of the isolation forest.")
 
 
-class AnomalyModel(Model):
+class AnomalyModel(Model, TrainsInEpochs):
     type_name = "anomaly"
     Params = AnomalyParams
     params: AnomalyParams
@@ -63,6 +64,18 @@ class AnomalyModel(Model):
     def fit(
         self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int
     ) -> AnomalyModel:
+        return self.fit_epochs(X, y, epochs=epochs, batch_size=batch_size, seed=seed, on_epoch=None)
+
+    def fit_epochs(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        epochs: int,
+        batch_size: int,
+        seed: int,
+        on_epoch: EpochCallback | None,
+    ) -> AnomalyModel:
         labels = check_labels(y, X.shape[0])
         self.n_features_ = np.array(X.shape[1])
         if self.params.method == "isolation_forest":
@@ -74,7 +87,7 @@ class AnomalyModel(Model):
         l2 = self.params.l2
         rng = np.random.default_rng(seed)
         starts = np.arange(0, tokens.shape[0], _CHUNK_ROWS)
-        for _ in range(epochs):
+        for epoch in range(1, epochs + 1):
             for chunk_start in rng.permutation(starts):
                 chunk = slice(chunk_start, chunk_start + _CHUNK_ROWS)
                 ids, row_weight = self._ngrams(tokens[chunk])
@@ -94,6 +107,8 @@ class AnomalyModel(Model):
                     grad[size] = 0.0
                     grad[-1] = error.sum()
                     optimiser.step(theta, grad)
+            if on_epoch is not None:
+                on_epoch(epoch, epochs)
         self.theta_ = theta
         return self
 

@@ -22,7 +22,12 @@ from nethical_runner.models.base import (
     check_labels,
     sigmoid,
 )
-from nethical_runner.models.capabilities import Chunks, TrainsFromChunks
+from nethical_runner.models.capabilities import (
+    Chunks,
+    EpochCallback,
+    TrainsFromChunks,
+    TrainsInEpochs,
+)
 from nethical_runner.models.optim import Adam
 
 
@@ -31,7 +36,7 @@ class LogisticParams(ModelParams):
     l2: float = Field(1e-4, ge=0.0, le=10.0, description="L2 penalty on the weights.")
 
 
-class LogisticModel(Model, TrainsFromChunks):
+class LogisticModel(Model, TrainsFromChunks, TrainsInEpochs):
     type_name = "logistic"
     Params = LogisticParams
     params: LogisticParams
@@ -39,12 +44,34 @@ class LogisticModel(Model, TrainsFromChunks):
     def fit(
         self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int
     ) -> LogisticModel:
+        return self.fit_epochs(X, y, epochs=epochs, batch_size=batch_size, seed=seed, on_epoch=None)
+
+    def fit_epochs(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        epochs: int,
+        batch_size: int,
+        seed: int,
+        on_epoch: EpochCallback | None,
+    ) -> LogisticModel:
         return self.fit_chunks(
-            lambda: iter([(X, y)]), epochs=epochs, batch_size=batch_size, seed=seed
+            lambda: iter([(X, y)]),
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            on_epoch=on_epoch,
         )
 
     def fit_chunks(
-        self, chunks: Chunks, *, epochs: int, batch_size: int, seed: int
+        self,
+        chunks: Chunks,
+        *,
+        epochs: int,
+        batch_size: int,
+        seed: int,
+        on_epoch: EpochCallback | None = None,
     ) -> LogisticModel:
         """Train on data too large for memory: ``chunks()`` yields (features, labels) pieces
         and is called once for the scaling statistics and once per epoch."""
@@ -62,6 +89,7 @@ class LogisticModel(Model, TrainsFromChunks):
             seed=seed,
             learning_rate=self.params.learning_rate,
             l2=self.params.l2,
+            on_epoch=on_epoch,
         )
         self.coef_, self.intercept_ = coef, np.array(intercept)
         return self
@@ -95,6 +123,7 @@ def fit_logistic_pieces(
     seed: int,
     learning_rate: float,
     l2: float,
+    on_epoch: EpochCallback | None = None,
 ) -> tuple[np.ndarray, float]:
     """Weights and bias of L2-regularised logistic regression by mini-batch Adam, over data
     that arrives in pieces (chunks of a file larger than memory): each epoch walks the pieces
@@ -104,7 +133,7 @@ def fit_logistic_pieces(
     optimiser = Adam(theta.size, learning_rate)
     penalty = np.append(np.full(n_features, l2), 0.0)
     rng = np.random.default_rng(seed)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         for X, labels in pieces():
             order = rng.permutation(labels.size)
             for start in range(0, labels.size, batch_size):
@@ -113,6 +142,8 @@ def fit_logistic_pieces(
                 error = sigmoid(Xb @ theta[:-1] + theta[-1]) - labels[batch]
                 grad = np.append(Xb.T @ error, error.sum()) / batch.size + penalty * theta
                 optimiser.step(theta, grad)
+        if on_epoch is not None:
+            on_epoch(epoch, epochs)
     return theta[:-1].copy(), float(theta[-1])
 
 

@@ -35,7 +35,7 @@ from nethical_runner.models.base import (
     sigmoid,
     standardizer,
 )
-from nethical_runner.models.capabilities import ReadsText
+from nethical_runner.models.capabilities import EpochCallback, ReadsText, TrainsInEpochs
 from nethical_runner.models.optim import Adam
 
 _N_TOKEN_IDS = 257
@@ -80,7 +80,7 @@ class SimpleTransformerParams(ModelParams):
         return self
 
 
-class SimpleTransformerModel(Model, ReadsText):
+class SimpleTransformerModel(Model, ReadsText, TrainsInEpochs):
     """Binary classifier: pre-LN transformer blocks over one token per column, mean pooled."""
 
     type_name = "simple_transformer"
@@ -110,6 +110,18 @@ class SimpleTransformerModel(Model, ReadsText):
     def fit(
         self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int
     ) -> SimpleTransformerModel:
+        return self.fit_epochs(X, y, epochs=epochs, batch_size=batch_size, seed=seed, on_epoch=None)
+
+    def fit_epochs(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        epochs: int,
+        batch_size: int,
+        seed: int,
+        on_epoch: EpochCallback | None,
+    ) -> SimpleTransformerModel:
         if epochs < 0:
             raise ValueError(f"epochs must be >= 0, got {epochs}")
         if batch_size < 1:
@@ -136,13 +148,15 @@ class SimpleTransformerModel(Model, ReadsText):
                 ]
             ),
         )
-        for _ in range(epochs):
+        for epoch in range(1, epochs + 1):
             order = rng.permutation(X.shape[0])
             for start in range(0, X.shape[0], batch_size):
                 rows = order[start : start + batch_size]
                 logits, cache = self._forward(z[rows], ids[rows], mask[rows])
                 dlogits = (sigmoid(logits) - labels[rows]) / rows.size
                 optimiser.step(self._theta, self._flatten(self._backward(cache, dlogits)))
+            if on_epoch is not None:
+                on_epoch(epoch, epochs)
 
         self._platt = fit_platt(self._logits(z, ids, mask), labels)
         return self

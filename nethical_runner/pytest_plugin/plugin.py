@@ -16,6 +16,7 @@ from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES
 from nethical_runner.pytest_plugin import fixtures, item_reports
 from nethical_runner.pytest_plugin import reporting as reportplugin
 from nethical_runner.pytest_plugin.items import SESSION_KEY, CheckItem, SpecFile
+from nethical_runner.pytest_plugin.progress import progress_watcher
 from nethical_runner.pytest_plugin.session import TrainingSession
 from nethical_runner.run.cache import ResultCache
 from nethical_runner.run.executors import Executor
@@ -94,7 +95,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         session=worker_input["testrunuid"] if worker_input else None,
         accept_baseline=_accepted(config),
     )
-    config.stash[SESSION_KEY] = TrainingSession(settings, executor)
+    config.stash[SESSION_KEY] = TrainingSession(settings, executor, progress_watcher(config))
     if not config.option.collectonly:
         executor.start()  # a local cluster starts while pytest collects
 

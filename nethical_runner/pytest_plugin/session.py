@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nethical_runner.run.events import NO_OBSERVER, RunObserver
 from nethical_runner.run.executors import IN_PROCESS, Executor
 from nethical_runner.run.pipeline import SubmittedSpec, finish_spec, submit_spec
 from nethical_runner.run.results import SpecResult
@@ -20,16 +21,22 @@ class TrainingSession:
     in-process, when its first item runs.
     """
 
-    def __init__(self, settings: RunSettings, executor: Executor = IN_PROCESS) -> None:
+    def __init__(
+        self,
+        settings: RunSettings,
+        executor: Executor = IN_PROCESS,
+        watcher: RunObserver = NO_OBSERVER,
+    ) -> None:
         self.settings = settings
         self.executor = executor
+        self.watcher = watcher  # progress lines
         self.submitted: dict[Path, SubmittedSpec] = {}
         self.results: dict[Path, SpecResult] = {}
 
     def submit(self, spec: Spec) -> None:
         key = spec.path.resolve()
         if key not in self.submitted and key not in self.results:
-            self.submitted[key] = submit_spec(spec, self.settings, self.executor)
+            self.submitted[key] = submit_spec(spec, self.settings, self.executor, self.watcher)
 
     def result(self, spec: Spec) -> SpecResult:
         key = spec.path.resolve()

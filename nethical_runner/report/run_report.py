@@ -17,6 +17,7 @@ from tabulate import tabulate
 
 from nethical_runner import __version__
 from nethical_runner._escape import terminal
+from nethical_runner._words import counted
 from nethical_runner.checks.baseline import RESULTS_FORMAT
 from nethical_runner.report.record_types import (
     CheckRecord,
@@ -246,13 +247,9 @@ def headline(report: RunReport) -> str:
     if totals["inconclusive"]:
         parts.append(f"{totals['inconclusive']} inconclusive")
     if totals["errors"]:
-        parts.append(_count(totals["errors"], "spec error"))
+        parts.append(counted(totals["errors"], "spec error"))
     specs, cohorts = totals["specs"], totals["cohorts"]
-    return f"{', '.join(parts)} ({_count(specs, 'spec')}, {_count(cohorts, 'cohort')})"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    return f"{', '.join(parts)} ({counted(specs, 'spec')}, {counted(cohorts, 'cohort')})"
 
 
 def results_document(

@@ -1,7 +1,9 @@
 """What a spec run tells those who watch it, step by step, as the steps happen.
 
 The pipeline trains; it does not know who listens. The audit log is one listener
-(:mod:`nethical_runner.run.audit_observer`); a run nobody watches tells :data:`NO_OBSERVER`.
+(:mod:`nethical_runner.run.audit_observer`), progress lines another (:mod:`nethical_runner.
+run.progress`); :class:`Observers` tells several, and a run nobody watches tells
+:data:`NO_OBSERVER`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ class RunObserver:
     overrides only what it cares about; a method that raises fails the cohort it was told
     about, as the step itself failing would."""
 
+    def training_submitted(self, spec: Spec, cohort: Cohort, executor: str) -> None:
+        """``cohort`` is handed to an executor that trains elsewhere (described by
+        ``executor``), where it starts when a worker is free; not told for training in this
+        process, which starts at :meth:`training_started`."""
+
     def training_started(self, spec: Spec, cohort: Cohort) -> None:
         """Before anything else is told about ``cohort`` (on a cluster, it may have trained by
         then: each cohort's steps are told together, in the spec's order)."""
@@ -31,6 +38,11 @@ class RunObserver:
 
     def data_split(self, cohort: Cohort, split: Split) -> None:
         """Its rows are split into training and validation rows."""
+
+    def epoch_finished(self, cohort: Cohort, epoch: int, epochs: int) -> None:
+        """``epoch`` of ``epochs`` is done, for a model that trains in epochs in this process
+        (on a cluster they pass unseen); between :meth:`training_started` and
+        :meth:`data_loaded`, as the answer is being made."""
 
     def training_completed(
         self, cohort: Cohort, stage_ms: Mapping[str, float], *, cached: bool
@@ -56,4 +68,62 @@ class RunObserver:
         """The spec's drift report is written, after every cohort trained."""
 
 
-NO_OBSERVER = RunObserver()
+class Observers(RunObserver):
+    """Tells each of ``observers`` every step, in their order: one that raises stops the
+    step there, as the step itself failing would."""
+
+    def __init__(self, *observers: RunObserver) -> None:
+        self.observers = observers
+
+    def training_submitted(self, spec: Spec, cohort: Cohort, executor: str) -> None:
+        for observer in self.observers:
+            observer.training_submitted(spec, cohort, executor)
+
+    def training_started(self, spec: Spec, cohort: Cohort) -> None:
+        for observer in self.observers:
+            observer.training_started(spec, cohort)
+
+    def epoch_finished(self, cohort: Cohort, epoch: int, epochs: int) -> None:
+        for observer in self.observers:
+            observer.epoch_finished(cohort, epoch, epochs)
+
+    def data_loaded(self, cohort: Cohort, dataset: Dataset) -> None:
+        for observer in self.observers:
+            observer.data_loaded(cohort, dataset)
+
+    def data_split(self, cohort: Cohort, split: Split) -> None:
+        for observer in self.observers:
+            observer.data_split(cohort, split)
+
+    def training_completed(
+        self, cohort: Cohort, stage_ms: Mapping[str, float], *, cached: bool
+    ) -> None:
+        for observer in self.observers:
+            observer.training_completed(cohort, stage_ms, cached=cached)
+
+    def validated(self, cohort: Cohort, metrics: Mapping[str, Any]) -> None:
+        for observer in self.observers:
+            observer.validated(cohort, metrics)
+
+    def sla_reported(self, cohort: Cohort, sla: SlaResult) -> None:
+        for observer in self.observers:
+            observer.sla_reported(cohort, sla)
+
+    def gate_decided(self, cohort: Cohort, verdicts: list[Verdict], promoted: bool) -> None:
+        for observer in self.observers:
+            observer.gate_decided(cohort, verdicts, promoted)
+
+    def model_saved(self, cohort: Cohort, model_path: Path, metrics_path: Path) -> None:
+        for observer in self.observers:
+            observer.model_saved(cohort, model_path, metrics_path)
+
+    def training_failed(self, cohort: Cohort, reason: str) -> None:
+        for observer in self.observers:
+            observer.training_failed(cohort, reason)
+
+    def drift_reported(self, drift: DriftResult) -> None:
+        for observer in self.observers:
+            observer.drift_reported(drift)
+
+
+NO_OBSERVER: RunObserver = RunObserver()

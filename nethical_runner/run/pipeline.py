@@ -6,8 +6,8 @@ validation predictions -> metrics (:mod:`nethical_runner.run.training`); back he
 process that writes outputs: SLA timing (when declared) -> intervals -> gate -> save.
 Nothing here knows about pytest or argparse; both front ends call :func:`submit_spec` and
 :func:`finish_spec` (or :func:`run_spec`, both at once) and read the result. Nor does it know
-who records the steps: it tells a :class:`~nethical_runner.run.events.RunObserver`, and the
-audit log is one.
+who records the steps: it tells a :class:`~nethical_runner.run.events.RunObserver`; the
+audit log is one, and the front end's progress lines (its ``watcher``) another.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from nethical_runner.run.adapters import drift_input
 from nethical_runner.run.audit_observer import AuditObserver
 from nethical_runner.run.cache import cache_key, environment
 from nethical_runner.run.champion import Champion, find_champion
-from nethical_runner.run.events import NO_OBSERVER, RunObserver
+from nethical_runner.run.events import NO_OBSERVER, Observers, RunObserver
 from nethical_runner.run.executors import IN_PROCESS, Executor, Pending
 from nethical_runner.run.results import CohortFailure, CohortResult, LazyModel, SpecResult
 from nethical_runner.run.saving import save_cohort
@@ -52,10 +52,15 @@ from nethical_runner.spec.regression import bounded_metrics
 READY_POLL_S = 0.05
 
 
-def run_spec(spec: Spec, settings: RunSettings, executor: Executor = IN_PROCESS) -> SpecResult:
+def run_spec(
+    spec: Spec,
+    settings: RunSettings,
+    executor: Executor = IN_PROCESS,
+    watcher: RunObserver = NO_OBSERVER,
+) -> SpecResult:
     """Train every cohort of ``spec`` on ``executor``; one cohort's failure does not stop the
     others. Drift is measured across the cohorts once all have trained."""
-    return finish_spec(submit_spec(spec, settings, executor))
+    return finish_spec(submit_spec(spec, settings, executor, watcher))
 
 
 @dataclass
@@ -68,10 +73,13 @@ class SubmittedSpec:
     started: datetime
     audit: AuditObserver | None
     cohorts: dict[str, tuple[CohortTask, Pending] | CohortFailure]
+    watcher: RunObserver = NO_OBSERVER  # the front end's (progress lines), told after the audit
 
     @property
     def observer(self) -> RunObserver:
-        return self.audit or NO_OBSERVER
+        if self.audit is None:
+            return self.watcher
+        return self.audit if self.watcher is NO_OBSERVER else Observers(self.audit, self.watcher)
 
     def ready(self) -> bool:
         """Whether finishing it now would not wait for an answer."""
@@ -80,15 +88,20 @@ class SubmittedSpec:
         )
 
 
-def submit_spec(spec: Spec, settings: RunSettings, executor: Executor) -> SubmittedSpec:
-    """Hand every cohort to ``executor`` at once, so that a cluster trains them side by side."""
+def submit_spec(
+    spec: Spec, settings: RunSettings, executor: Executor, watcher: RunObserver = NO_OBSERVER
+) -> SubmittedSpec:
+    """Hand every cohort to ``executor`` at once, so that a cluster trains them side by side;
+    ``watcher`` hears every step, after the audit log."""
     started = datetime.now(timezone.utc)
     audit = AuditObserver.for_spec(spec, settings)
-    submitted = SubmittedSpec(spec, settings, executor, started, audit, {})
+    submitted = SubmittedSpec(spec, settings, executor, started, audit, {}, watcher)
     for cohort in spec.cohorts:
         try:
             task = _task(spec, cohort, settings)
             submitted.cohorts[cohort.id] = (task, executor.submit(task))
+            if executor.runs_elsewhere:
+                submitted.observer.training_submitted(spec, cohort, executor.description)
         except Exception as error:  # reported per cohort, so every check can say why it failed
             submitted.cohorts[cohort.id] = _failure(cohort, error)
     return submitted
@@ -182,7 +195,11 @@ def _finish_cohort(
 ) -> CohortResult:
     spec, settings, observer = submitted.spec, submitted.settings, submitted.observer
     config = cohort.config
-    answer = decode_answer(pending.answer())
+    answer = decode_answer(
+        pending.answer(
+            on_epoch=lambda epoch, epochs: observer.epoch_finished(cohort, epoch, epochs)
+        )
+    )
     if isinstance(answer, FailedCohort):
         raise TrainingFailed(answer.reason, answer.details)
     if answer.data_identity != task.data_identity:

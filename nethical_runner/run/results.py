@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from nethical_runner._words import cohort_named
 from nethical_runner.audit.recorder import AuditReceipt
 from nethical_runner.data import Dataset, Split
 from nethical_runner.drift import DriftFailure, DriftResult
@@ -68,7 +69,7 @@ class CohortResult:
     def context(self) -> str:
         """``cohort alpha, 2000 samples, synthetic data`` for messages."""
         samples = self.metrics["samples"]
-        return f"cohort {self.cohort_id}, {samples} samples, {self.dataset.label} data"
+        return f"{cohort_named(self.cohort_id)}, {samples} samples, {self.dataset.label} data"
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,15 @@ from nethical_runner.data import (
 )
 from nethical_runner.data.identity import data_identity
 from nethical_runner.metrics.classification import classification_metrics
-from nethical_runner.models import Model, ReadsText, TrainsFromChunks, build_model, load_model
+from nethical_runner.models import (
+    EpochCallback,
+    Model,
+    ReadsText,
+    TrainsFromChunks,
+    TrainsInEpochs,
+    build_model,
+    load_model,
+)
 from nethical_runner.run.cache import environment
 from nethical_runner.run.task import CohortTask, FailedCohort, TrainedCohort, describe_place
 from nethical_runner.spec.config import RunConfig
@@ -38,19 +46,27 @@ from nethical_runner.spec.config import RunConfig
 STAGES = ("data_load", "preprocessing", "training", "validation")
 
 
-def run_encoded(task: bytes, executor: str, worker: str | None = None) -> bytes:
+def run_encoded(
+    task: bytes,
+    executor: str,
+    worker: str | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> bytes:
     """A worker's whole job: an encoded task in, an encoded answer out. A failure is an answer
-    too (its reason and traceback as text), so no exception object travels back."""
+    too (its reason and traceback as text), so no exception object travels back. ``on_epoch``
+    is told of each training epoch, where the caller can hear it (in this process)."""
     trained_on = {"executor": executor, "host": socket.gethostname(), "pid": str(os.getpid())}
     if worker is not None:
         trained_on["worker"] = worker
     try:
-        return train_task(CohortTask.decode(task), trained_on).encode()
+        return train_task(CohortTask.decode(task), trained_on, on_epoch).encode()
     except Exception as error:  # reported per cohort, so every check can say why it failed
         return FailedCohort(f"{type(error).__name__}: {error}", traceback.format_exc()).encode()
 
 
-def train_task(task: CohortTask, trained_on: dict[str, str]) -> TrainedCohort:
+def train_task(
+    task: CohortTask, trained_on: dict[str, str], on_epoch: EpochCallback | None = None
+) -> TrainedCohort:
     differing = _differences(task.environment, environment())
     if differing:
         raise RuntimeError(
@@ -77,7 +93,7 @@ def train_task(task: CohortTask, trained_on: dict[str, str]) -> TrainedCohort:
             stage_ms["training"] = float(metadata["training_ms"])
         else:
             chunks = streamed.train_chunks if streamed else None
-            _train(model, config, split, chunks, stage_ms)
+            _train(model, config, split, chunks, stage_ms, on_epoch)
             model.feature_names = dataset.feature_names  # saved with it, checked on frames
         with _timed(stage_ms, "validation"):
             probabilities = model.predict_proba(split.X_val)[:, 1]
@@ -163,13 +179,27 @@ def _train(
     split: Split,
     chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]] | None,
     stage_ms: dict[str, float],
+    on_epoch: EpochCallback | None,
 ) -> None:
     training = config.training
     with _timed(stage_ms, "training"):
         if chunks is not None:
             assert isinstance(model, TrainsFromChunks)  # _load_data streams for no other model
             model.fit_chunks(
-                chunks, epochs=training.epochs, batch_size=training.batch_size, seed=training.seed
+                chunks,
+                epochs=training.epochs,
+                batch_size=training.batch_size,
+                seed=training.seed,
+                on_epoch=on_epoch,
+            )
+        elif isinstance(model, TrainsInEpochs):
+            model.fit_epochs(
+                split.X_train,
+                split.y_train,
+                epochs=training.epochs,
+                batch_size=training.batch_size,
+                seed=training.seed,
+                on_epoch=on_epoch,
             )
         else:
             model.fit(

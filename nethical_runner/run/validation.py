@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 
+from nethical_runner._words import cohort_named
 from nethical_runner.data import synthetic
 from nethical_runner.data.declared import declared_data_problems
 from nethical_runner.models import REGISTRY, TrainsFromChunks
@@ -73,7 +74,7 @@ def _column_problem(column: str, spec: Spec) -> str | None:
         if names is not None and column not in names:
             close = difflib.get_close_matches(column, names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"features: {', '.join(names)}"
-            return f"{column!r} is not a feature of cohort {cohort.id}'s data ({hint})"
+            return f"{column!r} is not a feature of {cohort_named(cohort.id)}'s data ({hint})"
     return None
 
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from nethical_runner._words import cohort_named
 from nethical_runner.metrics.bootstrap import PERCENTILE_METHOD as PERCENTILE_METHOD
 from nethical_runner.metrics.bootstrap import bootstrap, percentile_interval
 from nethical_runner.metrics.intervals import Interval
@@ -322,10 +323,10 @@ class SlaResult:
         elif found.status == "breach" and self.config.on_breach == "warn":
             status = "breach, reported as a warning (on_breach: warn)"
         if target.stage:
-            context = f"cohort {self.cohort_id}, one timing of the stage"
+            context = f"{cohort_named(self.cohort_id)}, one timing of the stage"
         else:
             context = (
-                f"cohort {self.cohort_id}, {self.sample_count} samples of "
+                f"{cohort_named(self.cohort_id)}, {self.sample_count} samples of "
                 f"{self.sample_description()}, numpy {PERCENTILE_METHOD!r} percentiles"
             )
         default = "" if target.declared else " (seed default)"

@@ -90,7 +90,7 @@ def test_validate_reports_problems_without_training(tmp_path: Path, capsys) -> N
     assert main(["validate", str(good)]) == 0
     assert main(["validate", str(good), str(bad)]) == 2
     captured = capsys.readouterr()
-    assert f"{good}: ok (1 cohorts, 2 checks)" in captured.out
+    assert f"{good}: ok (1 cohort, 2 checks)" in captured.out
     assert f"{bad}:4:16: gate.min_f1: 3 is above the maximum 1.0" in captured.err
     assert not (tmp_path / "nethical-out").exists()
 

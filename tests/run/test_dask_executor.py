@@ -371,7 +371,7 @@ class _ForgingWorker:
     def ready(self) -> bool:
         return True
 
-    def answer(self) -> bytes:
+    def answer(self, on_epoch: object = None) -> bytes:
         found = decode_answer(self._answer)
         assert isinstance(found, TrainedCohort)
         other = create_model("heuristic").fit(

@@ -2,9 +2,10 @@
 
 Test-only instrumentation, kept out of the package: it wraps the ``os`` functions every output
 of a run goes through (``fdopen`` for the writes of atomic temp files, ``fsync``, ``replace``,
-``unlink``, ``flock``) and the models' ``fit``, numbers each call that concerns the output root,
-and kills the process with SIGKILL at one of them, exactly as an out-of-memory killer or a
-cancelled CI job would. Nothing is cleaned up: that is the point.
+``unlink``, ``flock``) and the models' ``fit`` (``fit_epochs`` of those that train in epochs),
+numbers each call that concerns the output root, and kills the process with SIGKILL at one of
+them, exactly as an out-of-memory killer or a cancelled CI job would. Nothing is cleaned up: that
+is the point.
 
 Environment:
 
@@ -132,10 +133,11 @@ def install() -> None:
     wrap(os, "fsync", lambda fd: on_path("fsync", fd_path(fd)))
     wrap(fcntl, "flock", lambda fd, op: on_path("flock", fd_path(fd), f" {op}"))
 
-    from nethical_runner.models import REGISTRY
+    from nethical_runner.models import REGISTRY, TrainsInEpochs
 
-    for model_class in REGISTRY.values():
-        wrap(model_class, "fit", lambda self, *a: f"fit {self.type_name}")
+    for model_class in REGISTRY.values():  # the method the run trains with
+        method = "fit_epochs" if issubclass(model_class, TrainsInEpochs) else "fit"
+        wrap(model_class, method, lambda self, *a: f"fit {self.type_name}")
 
 
 def main() -> int:

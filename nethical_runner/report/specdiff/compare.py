@@ -18,6 +18,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from nethical_runner._words import counted
 from nethical_runner.checks.collect import collect_checks
 from nethical_runner.report.specdiff.rules import (
     ABSENT,
@@ -155,7 +156,7 @@ def _renames(
 
 
 def _whole_spec(version: SpecVersion, *, added: bool) -> Change:
-    count = f", {version.checks} checks" if version.checks is not None else ""
+    count = f", {counted(version.checks, 'check')}" if version.checks is not None else ""
     if version.error is not None:
         note = f"{'added' if added else 'removed'}; {_problem(version)}"
         return Change(version.path, SPEC_KEY, *_sides(added, _state(version)), CHANGED, note)

@@ -6,6 +6,7 @@ from typing import Protocol
 
 import numpy as np
 
+from nethical_runner.models import EpochCallback
 from nethical_runner.run.task import CohortTask
 from nethical_runner.spec.config import SlaConfig
 
@@ -21,9 +22,11 @@ class Pending(Protocol):
         """Whether :meth:`answer` would return (or raise) without waiting for a worker."""
         ...
 
-    def answer(self) -> bytes:
+    def answer(self, on_epoch: EpochCallback | None = None) -> bytes:
         """The encoded answer, once there is one; raises :class:`ExecutorError` when none
-        will come (the cluster is gone, the task killed every worker it ran on)."""
+        will come (the cluster is gone, the task killed every worker it ran on). An executor
+        that trains here, while this waits, tells ``on_epoch`` of each epoch; one that trains
+        elsewhere cannot, and does not."""
         ...
 
 

@@ -28,6 +28,7 @@ import dask
 import distributed
 import numpy as np
 
+from nethical_runner.models import EpochCallback
 from nethical_runner.run.executors.base import ExecutorError
 from nethical_runner.run.task import CohortTask
 from nethical_runner.run.timing import decode_samples, encode_timing, run_timing_encoded
@@ -238,7 +239,8 @@ class _DaskPending:
     def ready(self) -> bool:
         return bool(self._future.done())
 
-    def answer(self) -> bytes:
+    def answer(self, on_epoch: EpochCallback | None = None) -> bytes:
+        """The worker's answer; ``on_epoch`` is never called, as epochs pass on the worker."""
         try:
             while True:
                 try:

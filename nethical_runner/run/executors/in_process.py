@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nethical_runner.models import EpochCallback
 from nethical_runner.run.task import CohortTask
 from nethical_runner.run.timing import time_encoded
 from nethical_runner.run.training import run_encoded
@@ -23,8 +24,8 @@ class _Deferred:
         """Trains when asked, so asking never waits for anyone else."""
         return True
 
-    def answer(self) -> bytes:
-        return run_encoded(self.task, EXECUTOR_NAME)
+    def answer(self, on_epoch: EpochCallback | None = None) -> bytes:
+        return run_encoded(self.task, EXECUTOR_NAME, on_epoch=on_epoch)
 
 
 class InProcessExecutor:
