@@ -185,7 +185,8 @@ def test_unavailable_kaggle_data_falls_back_to_synthetic_out_loud(
     assert train(*flags, "--cache-dir", str(env)) == 0
     assert child_processes == []  # decided without starting the client: no network at all
     captured = capsys.readouterr()
-    assert captured.err.startswith(
+    (warning,) = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert warning.startswith(
         "warning: logistic / c: the Kaggle dataset uciml/breast-cancer-wisconsin-data is "
         "unavailable (no_credentials: no Kaggle credentials: set KAGGLE_USERNAME"
     )
@@ -209,7 +210,8 @@ def test_no_fallback_makes_unavailable_kaggle_data_an_error(
     monkeypatch.delenv("KAGGLE_KEY")
     assert train(*KAGGLE, "--no-fallback", "--cache-dir", str(env)) == 2
     err = capsys.readouterr().err
-    assert err.startswith(
+    (error,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert error.startswith(
         "error: logistic / c: training failed: DataUnavailable: no_credentials: "
         "no Kaggle credentials"
     )
