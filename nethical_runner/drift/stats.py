@@ -151,7 +151,7 @@ def spread(
             spreads = usable.max(axis=0) - usable.min(axis=0)
             interval = percentile_interval(spreads, confidence)
             if limit is not None:
-                p_value = (1.0 + np.count_nonzero(spreads <= limit)) / (1.0 + spreads.size)
+                p_value = float((1.0 + np.count_nonzero(spreads <= limit)) / (1.0 + spreads.size))
     return SpreadStats(values[high] - values[low], worst, best, interval, p_value)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -207,6 +208,19 @@ def test_under_xdist_every_spec_trains_exactly_once(
     trained = model_files(pytester)
     assert len(trained) == 6  # two cohorts per spec, each trained on exactly one worker
     assert sorted({name.split("@")[0] for name in trained}) == ["one", "three", "two"]
+
+
+def test_under_xdist_slice_and_drift_items_report_to_the_controller(
+    pytester: pytest.Pytester,
+) -> None:
+    """A worker sends each item's properties to the controller through execnet, which takes
+    plain Python values only: a numpy float among them (a drift p-value) crashed the session."""
+    example = Path(__file__).parents[2] / "specs" / "logistic.yaml"
+    (pytester.path / "specs").mkdir()
+    (pytester.path / "specs" / "logistic.yaml").write_text(example.read_text())
+    result = pytester.runpytest("specs/", "-n", "2", "-p", "xdist")
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.assert_outcomes(passed=15)
 
 
 @pytest.mark.parametrize(
