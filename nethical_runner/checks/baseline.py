@@ -1,17 +1,27 @@
 """The baseline a regression check compares with: the ``results.json`` of an earlier run
-(typically the main branch's CI), matched by spec name and cohort id."""
+(typically the main branch's CI), matched by spec name and cohort id.
+
+A baseline that does not exist is an error unless the run says it may be missing
+(``--nethical-baseline-missing skip``): the first run of a CI workflow has no earlier run to
+restore, and its regression items are skipped with "no baseline yet". Only a path with nothing
+at it counts as missing; a file that is there but cannot be read, is not JSON, is too large or
+is not a ``results.json`` is an error under every policy, as is a link pointing nowhere, so a
+broken baseline never passes as a first run.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from nethical_runner.metrics.intervals import Interval
 
 RESULTS_FORMAT = 1  # the version of results.json, written by the report and read back here
+MAX_BASELINE_BYTES = 256 * 1024 * 1024  # a results.json of thousands of cohorts is a few MB
 
 
 class BaselineError(Exception):
@@ -31,17 +41,28 @@ class Baseline:
     path: Path
     run_id: str | None
     cohorts: dict[tuple[str, str], BaselineCohort]
+    missing: str | None = None  # why there is none yet (allowed to be missing); no cohorts then
 
     def cohort(self, spec: str, cohort: str) -> BaselineCohort | None:
         return self.cohorts.get((spec, cohort))
 
 
-def load_baseline(path: Path) -> Baseline:
-    """Read a ``results.json``; refuse anything that is not one, with the reason."""
+def load_baseline(path: Path, missing: Literal["error", "skip"] = "error") -> Baseline:
+    """Read a ``results.json``; refuse anything that is not one, with the reason. With
+    ``missing="skip"`` a path with nothing at it is a baseline that does not exist yet."""
+    if missing == "skip" and not os.path.lexists(path):
+        why = f"no baseline yet: {path} does not exist (a missing baseline is allowed)"
+        return Baseline(path, None, {}, missing=why)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BASELINE_BYTES + 1)
     except OSError as error:
-        raise BaselineError(f"{path}: cannot read: {error.strerror}") from None
+        hint = " (a missing baseline is an error unless allowed)" if missing == "error" else ""
+        raise BaselineError(f"{path}: cannot read: {error.strerror}{hint}") from None
+    if len(data) > MAX_BASELINE_BYTES:
+        raise BaselineError(f"{path}: larger than {MAX_BASELINE_BYTES} bytes; not a results.json")
+    try:
+        document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BaselineError(f"{path}: not a JSON file ({error})") from None
     if not isinstance(document, dict) or document.get("format") != RESULTS_FORMAT:

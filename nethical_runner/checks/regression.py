@@ -13,7 +13,8 @@ is either
 With ``confidence`` the bound is decided on the interval of the worsening (pass, fail or
 inconclusive); without it on the point change, warning when its 95% interval straddles the
 bound. A cohort the baseline does not have passes with a warning (failing would block every
-pull request that adds a cohort); a cohort without a champion yet is skipped with the reason.
+pull request that adds a cohort); a cohort without a champion yet is skipped with the reason,
+and so is every cohort when the baseline is allowed to be missing and does not exist yet.
 ECE is compared on its debiased value, as the gate decides it.
 """
 
@@ -131,6 +132,8 @@ def against_baseline(
     baseline: Baseline,
 ) -> Outcome:
     metric = bounds[0].metric
+    if baseline.missing is not None:
+        return Outcome(Decision.SKIP, f"regression {metric}: {baseline.missing}")
     context = f"cohort {trained.cohort_id}, {trained.dataset.label} data; baseline {baseline.path}"
     properties: dict[str, Any] = {
         "metric": metric,

@@ -223,6 +223,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, strict_help: str) -> No
             f"--{option.name}",
             type=option.parse,
             metavar=option.metavar,
+            choices=option.choices,
             help=option.help,
         )
     parser.add_argument("--strict", action="store_true", help=strict_help)
@@ -269,8 +270,12 @@ def _train_and_judge(args: argparse.Namespace, executor: Executor) -> int:
         except SpecError as error:
             print(error, file=sys.stderr)
             return EXIT_ERROR
+    if args.baseline_missing is not None and args.baseline is None:
+        print("error: --baseline-missing is for a run with --baseline PATH", file=sys.stderr)
+        return EXIT_ERROR
     try:
-        baseline = load_baseline(args.baseline) if args.baseline else None
+        missing = args.baseline_missing or "error"
+        baseline = load_baseline(args.baseline, missing) if args.baseline else None
     except BaselineError as error:
         print(terminal(f"error: --baseline: {error}"), file=sys.stderr)
         return EXIT_ERROR
