@@ -16,7 +16,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from nethical_runner.metrics.intervals import Interval
 
@@ -47,26 +47,15 @@ class Baseline:
         return self.cohorts.get((spec, cohort))
 
 
-def load_baseline(path: Path, missing: Literal["error", "skip"] = "error") -> Baseline:
+def load_baseline(path: Path, missing: str = "error") -> Baseline:
     """Read a ``results.json``; refuse anything that is not one, with the reason. With
-    ``missing="skip"`` a path with nothing at it is a baseline that does not exist yet."""
+    ``missing="skip"`` a path with nothing at it is a baseline that does not exist yet
+    (``"error"``, the default: it cannot be read like any other)."""
     if missing == "skip" and not os.path.lexists(path):
         why = f"no baseline yet: {path} does not exist (a missing baseline is allowed)"
         return Baseline(path, None, {}, missing=why)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BASELINE_BYTES + 1)
-    except OSError as error:
-        hint = " (a missing baseline is an error unless allowed)" if missing == "error" else ""
-        raise BaselineError(f"{path}: cannot read: {error.strerror}{hint}") from None
-    if len(data) > MAX_BASELINE_BYTES:
-        raise BaselineError(f"{path}: larger than {MAX_BASELINE_BYTES} bytes; not a results.json")
-    try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BaselineError(f"{path}: not a JSON file ({error})") from None
-    if not isinstance(document, dict) or document.get("format") != RESULTS_FORMAT:
-        raise BaselineError(f"{path}: not a nethical-runner results.json (format {RESULTS_FORMAT})")
+    hint = " (a missing baseline is an error unless allowed)" if missing == "error" else ""
+    document = read_results(path, hint)
     cohorts: dict[tuple[str, str], BaselineCohort] = {}
     try:
         for spec in document["specs"]:
@@ -82,6 +71,25 @@ def load_baseline(path: Path, missing: Literal["error", "skip"] = "error") -> Ba
     except (KeyError, TypeError, ValueError) as error:
         raise BaselineError(f"{path}: malformed results ({error!r} missing or wrong)") from None
     return Baseline(path, document.get("run_id"), cohorts)
+
+
+def read_results(path: Path, hint: str = "") -> dict[str, Any]:
+    """A ``results.json`` as a document of this format, read with a bound on its size;
+    :class:`BaselineError` with the reason for anything else. Its content is untrusted."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BASELINE_BYTES + 1)
+    except OSError as error:
+        raise BaselineError(f"{path}: cannot read: {error.strerror}{hint}") from None
+    if len(data) > MAX_BASELINE_BYTES:
+        raise BaselineError(f"{path}: larger than {MAX_BASELINE_BYTES} bytes; not a results.json")
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BaselineError(f"{path}: not a JSON file ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != RESULTS_FORMAT:
+        raise BaselineError(f"{path}: not a nethical-runner results.json (format {RESULTS_FORMAT})")
+    return document
 
 
 def _intervals(found: dict[str, Any]) -> dict[str, Interval]:

@@ -24,6 +24,7 @@ from nethical_runner._escape import clip, printable, terminal
 from nethical_runner.checks.baseline import Baseline, BaselineError, load_baseline
 from nethical_runner.checks.collect import Judged, collect_checks, judge_all
 from nethical_runner.cli.audit import add_audit_parser, run_audit_command
+from nethical_runner.cli.comment import add_comment_parser, run_comment
 from nethical_runner.cli.diff import add_diff_parser, run_diff
 from nethical_runner.data import shown_path
 from nethical_runner.drift.baseline import accepted_reason
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write it to PATH instead (default: the copy shipped in the package)",
     )
     add_diff_parser(commands)
+    add_comment_parser(commands)
     add_audit_parser(commands)
     return parser
 
@@ -239,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "diff":
         return run_diff(args)
+    if args.command == "comment":
+        return run_comment(args)
     if args.command == "validate":
         return _validate(args.specs, _prefixes(args))
     if args.command == "audit":
