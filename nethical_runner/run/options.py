@@ -54,7 +54,7 @@ RUN_OPTIONS = (
     ),
     RunOption(
         "baseline-missing",
-        "what a --baseline path with nothing at it means: error (default) or skip, for the "
+        "what a baseline path with nothing at it means: error (default) or skip, for the "
         "first run of a workflow that restores main's results.json: regression[...] items "
         "skip with 'no baseline yet'. A file that is there but unreadable or no results.json "
         "is an error either way",
