@@ -1,5 +1,5 @@
 """The terminal summary table fits a terminal: a spec with every kind of check, long cohort ids
-and a Kaggle fallback reason gave a 170-column table; now every row is at most 120 wide and the
+and a Kaggle fallback reason gave a 165-column table; now every row is at most 120 wide and the
 model and data cut from a cell are whole in a note below."""
 
 from __future__ import annotations
