@@ -35,3 +35,23 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_json(path: Path, payload: Any) -> None:
     """JSON with sorted keys so that the same content always gives the same bytes."""
     atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def atomic_create_text(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` only if nothing is there, atomically: the content is put in
+    a temp file and hard-linked into place, which fails rather than replaces when another
+    file (the user's own, or another writer's) got there first. Whether it was written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)  # a file the user may edit, not a private output
+        os.link(tmp_name, path)
+    except FileExistsError:
+        return False
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+    return True

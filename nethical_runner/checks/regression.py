@@ -13,7 +13,8 @@ is either
 With ``confidence`` the bound is decided on the interval of the worsening (pass, fail or
 inconclusive); without it on the point change, warning when its 95% interval straddles the
 bound. A cohort the baseline does not have passes with a warning (failing would block every
-pull request that adds a cohort); a cohort without a champion yet is skipped with the reason.
+pull request that adds a cohort); a cohort without a champion yet is skipped with the reason,
+and so is every cohort when the baseline is allowed to be missing and does not exist yet.
 ECE is compared on its debiased value, as the gate decides it.
 """
 
@@ -33,6 +34,8 @@ from nethical_runner.metrics.decide import (
     judge_interval,
     judge_point,
     noise_note,
+    shown_against,
+    threshold_text,
 )
 from nethical_runner.metrics.gate import DECIDED_ON, decided_value
 from nethical_runner.metrics.intervals import Interval, difference_interval
@@ -70,8 +73,8 @@ class Bound:
 
     def describe(self, before: float) -> str:
         if self.relative:
-            return f"{self.section}.{self.metric} {self.value:g} x {before:.4g}"
-        return f"{self.section}.{self.metric} {self.value:g}"
+            return f"{self.section}.{self.metric} {threshold_text(self.value)} x {before:.4g}"
+        return f"{self.section}.{self.metric} {threshold_text(self.value)}"
 
 
 def bounds_of(config: RegressionConfig) -> dict[str, list[Bound]]:
@@ -132,6 +135,8 @@ def against_baseline(
     baseline: Baseline,
 ) -> Outcome:
     metric = bounds[0].metric
+    if baseline.missing is not None:
+        return Outcome(Decision.SKIP, f"regression {metric}: {baseline.missing}")
     context = (
         f"{cohort_named(trained.cohort_id)}, {trained.dataset.label} data; baseline {baseline.path}"
     )
@@ -237,10 +242,12 @@ def _judged(
     word = "rise" if rise else "drop"
     relation = "<=" if change.worsening <= allowed + TOLERANCE else ">"  # the point change
     name = f"{metric} (debiased)" if metric in DECIDED_ON else metric
+    # an absolute bound as the spec wrote it; a relative one is a product, shown rounded
+    allowed_text = f"{allowed:.4g}" if strictest.relative else threshold_text(allowed)
     message = (
         f"regression {strictest.describe(change.before)} against {change.reference}: {name} "
-        f"{change.before:.4g} -> {change.after:.4g}, {word} {change.worsening:.4g} {relation} "
-        f"{allowed:.4g} allowed"
+        f"{change.before:.4g} -> {change.after:.4g}, {word} "
+        f"{shown_against(change.worsening, float(allowed_text))} {relation} {allowed_text} allowed"
     )
     if change.interval is not None:
         message += f"; {word} {change.interval.describe()}"

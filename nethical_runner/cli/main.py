@@ -25,6 +25,7 @@ from nethical_runner._words import counted
 from nethical_runner.checks.baseline import Baseline, BaselineError, load_baseline
 from nethical_runner.checks.collect import Judged, collect_checks, judge_all
 from nethical_runner.cli.audit import add_audit_parser, run_audit_command
+from nethical_runner.cli.comment import add_comment_parser, run_comment
 from nethical_runner.cli.diff import add_diff_parser, run_diff
 from nethical_runner.cli.progress import stderr_progress
 from nethical_runner.data import shown_path
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write it to PATH instead (default: the copy shipped in the package)",
     )
     add_diff_parser(commands)
+    add_comment_parser(commands)
     add_audit_parser(commands)
     return parser
 
@@ -227,6 +229,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, strict_help: str) -> No
             f"--{option.name}",
             type=option.parse,
             metavar=option.metavar,
+            choices=option.choices,
             help=option.help,
         )
     parser.add_argument("--strict", action="store_true", help=strict_help)
@@ -242,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "diff":
         return run_diff(args)
+    if args.command == "comment":
+        return run_comment(args)
     if args.command == "validate":
         return _validate(_spec_files(args.specs), _prefixes(args))
     if args.command == "audit":
@@ -273,8 +278,12 @@ def _train_and_judge(args: argparse.Namespace, executor: Executor) -> int:
         except SpecError as error:
             print(error, file=sys.stderr)
             return EXIT_ERROR
+    if args.baseline_missing is not None and args.baseline is None:
+        print("error: --baseline-missing is for a run with --baseline PATH", file=sys.stderr)
+        return EXIT_ERROR
     try:
-        baseline = load_baseline(args.baseline) if args.baseline else None
+        missing = args.baseline_missing or "error"
+        baseline = load_baseline(args.baseline, missing) if args.baseline else None
     except BaselineError as error:
         print(terminal(f"error: --baseline: {error}"), file=sys.stderr)
         return EXIT_ERROR

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nethical_runner._words import cohort_named
 from nethical_runner.drift.stats import judge
+from nethical_runner.metrics.decide import shown_against, threshold_text
 
 if TYPE_CHECKING:
     from nethical_runner.drift.comparison import Comparison, Drop
@@ -17,9 +18,11 @@ def spread_text(comparison: Comparison, limit: float | None, across: str, level:
     stats = comparison.stats
     assert stats is not None
     values = comparison.values
-    text = f"{comparison.metric} spread {stats.spread:.4g}"
+    spread = stats.spread
+    shown = f"{spread:.4g}" if limit is None else shown_against(spread, limit)
+    text = f"{comparison.metric} spread {shown}"
     if limit is not None:
-        text += f" {'<=' if stats.spread <= limit else '>'} {limit:g}"
+        text += f" {'<=' if spread <= limit else '>'} {threshold_text(limit)}"
     text += (
         f" across {across} {', '.join(comparison.judged)}: worst {stats.worst} "
         f"{values[stats.worst]:.4g}, best {stats.best} {values[stats.best]:.4g}"

@@ -22,6 +22,8 @@ from nethical_runner.metrics.decide import (
     judge_interval,
     judge_point,
     noise_note,
+    shown_against,
+    threshold_text,
 )
 from nethical_runner.metrics.intervals import Interval
 from nethical_runner.spec.config import GateConfig
@@ -85,9 +87,9 @@ class Verdict:
         t = self.threshold
         if self.actual is None:
             return f"{t.metric} is undefined on this validation data (needs both classes)"
-        shown = _shown(self.actual, t.value)
+        shown = shown_against(self.actual, t.value)
         if self.plain is not None:
-            shown += f" (debiased; binned {_shown(self.plain, t.value)})"
+            shown += f" (debiased; binned {shown_against(self.plain, t.value)})"
         name = t.metric
         if self.on_interval and self.interval is not None:
             good, bad = (">=", "<") if t.bound == "min" else ("<=", ">")
@@ -96,21 +98,16 @@ class Verdict:
                 "fail": f"is entirely {bad}",
                 "inconclusive": "straddles",
             }[self.decision]
-            return f"{name} {shown}: the {self.interval.describe()} {where} {t.value:g}"
+            return (
+                f"{name} {shown}: the {self.interval.describe()} {where} {threshold_text(t.value)}"
+            )
         holds = judge_point(self.actual, t.value, t.bound) == "pass"
         good, bad = (">=", "<") if t.bound == "min" else ("<=", ">")
         relation = good if holds else bad
-        text = f"{name} {shown} {relation} {t.value:g}"
+        text = f"{name} {shown} {relation} {threshold_text(t.value)}"
         if self.interval is not None:
             text += f" ({self.interval.describe()})"
         return text
-
-
-def _shown(value: float, threshold: float) -> str:
-    """``value`` with at least the digits the threshold is written with, so that 0.986 is not
-    shown against 0.98602."""
-    written = len(f"{threshold:g}".split(".")[-1]) if "." in f"{threshold:g}" else 0
-    return f"{value:.{max(4, written + 1)}g}" if value < 1 else f"{value:.4g}"
 
 
 def thresholds(gate: GateConfig) -> list[Threshold]:

@@ -38,7 +38,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nethical", "nethical-runner training specs")
     for option in RUN_OPTIONS:
         group.addoption(
-            f"--nethical-{option.name}", metavar=option.metavar, default=None, help=option.help
+            f"--nethical-{option.name}",
+            metavar=option.metavar,
+            default=None,
+            choices=option.choices,
+            help=option.help,
         )
     group.addoption(
         "--nethical-no-cache",

@@ -41,8 +41,14 @@ SPEC_ERRORS_ATTRIBUTE = "nethical_spec_errors"
 def configure(config: pytest.Config) -> None:
     """Load the baseline (a usage error if it is unusable) and register the hooks."""
     path = config.getoption("--nethical-baseline")
+    missing = config.getoption("--nethical-baseline-missing")
+    if missing is not None and not path:
+        raise pytest.UsageError(
+            "--nethical-baseline-missing is for a run with --nethical-baseline PATH"
+        )
     try:
-        config.stash[BASELINE_KEY] = load_baseline(Path(path)) if path else None
+        baseline = load_baseline(Path(path), missing or "error") if path else None
+        config.stash[BASELINE_KEY] = baseline
     except BaselineError as error:
         raise pytest.UsageError(f"--nethical-baseline: {error}") from None
     config.pluginmanager.register(ReportPlugin(config), "nethical-report")

@@ -31,7 +31,7 @@ def summary_markdown(
 ) -> str:
     verdict = "failed" if report.failed else "passed"
     lines = [f"## nethical-runner {verdict}: {markdown(headline(report))}", ""]
-    headers, cells = table_rows(report, source_width=None)
+    headers, cells, _notes = table_rows(report, detail_width=None)  # a page wraps its cells
     if cells:
         lines += _table(headers, [[_bold_failure(cell) for cell in row] for row in cells])
     checks = report.sorted_checks()

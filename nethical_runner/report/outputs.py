@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nethical_runner._escape import terminal
-from nethical_runner._files import atomic_write_json, atomic_write_text
+from nethical_runner._files import atomic_create_text, atomic_write_json, atomic_write_text
 from nethical_runner._names import diagram_file
 from nethical_runner.report import github
 from nethical_runner.report.markdown import summary_markdown
@@ -21,6 +21,7 @@ from nethical_runner.report.reliability import matplotlib_missing, write_diagram
 from nethical_runner.report.run_report import RunReport, headline, results_document, terminal_table
 
 RELIABILITY_FOLDER = "reliability"
+IGNORE_FILE, IGNORE_ALL = ".gitignore", "*\n"  # an output root keeps itself out of git
 DIAGRAMS_SWITCH = "NETHICAL_DIAGRAMS"  # "0": draw no reliability diagrams
 
 
@@ -41,6 +42,7 @@ def publish(report: RunReport, out_dir: Path, run_id: str) -> Written:
     that cannot be written: the run's verdict stands, and :attr:`Written.error` says what is
     missing."""
     try:
+        ignore_output_root(out_dir, Path.cwd())
         diagrams, skipped = draw_diagrams(report, out_dir)
         document = results_document(
             report, run_id=run_id, diagrams=diagrams, diagrams_skipped=skipped
@@ -59,6 +61,18 @@ def publish(report: RunReport, out_dir: Path, run_id: str) -> Written:
         except OSError as error:
             return replace(written, error=f"cannot append to $GITHUB_STEP_SUMMARY: {error}")
     return written
+
+
+def ignore_output_root(out_dir: Path, invocation_dir: Path) -> bool:
+    """Put a ``.gitignore`` of ``*`` in the output root, so that models, reports and the audit
+    log never end up in a commit by ``git add .``. Never replaces one that is there (a user
+    who wants outputs committed edits it, and the edit is kept), and never writes into a
+    root that holds the project: a folder with ``.git`` in it, or the folder the run was
+    started from or one above it (``--out .``). Whether it was written."""
+    root, here = out_dir.resolve(), invocation_dir.resolve()
+    if here.is_relative_to(root) or (root / ".git").exists():
+        return False
+    return atomic_create_text(root / IGNORE_FILE, IGNORE_ALL)
 
 
 def draw_diagrams(

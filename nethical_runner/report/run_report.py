@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tabulate import tabulate
-
 from nethical_runner import __version__
 from nethical_runner._escape import terminal
 from nethical_runner._words import counted
@@ -32,7 +30,8 @@ COLUMN_TITLES = {"gate": "gate", "sla": "SLA", "drift": "drift"}
 FAIL, WARN, PASS, SKIP, NONE = "FAIL", "warn", "pass", "skip", "-"
 _RANK = {FAIL: 0, WARN: 1, PASS: 2, SKIP: 3, NONE: 4}
 STATUS_WORDS = {FAIL: "failed", WARN: "warning", PASS: "passed", SKIP: "skipped", NONE: "unchecked"}
-MAX_SOURCE_WIDTH = 48
+TABLE_WIDTH = 120  # the terminal table's aim: "model on data" is cut to fit it...
+DETAIL_WIDTHS = (12, 48)  # ...to no fewer and no more characters than these; notes hold all
 
 
 @dataclass
@@ -203,36 +202,59 @@ def milliseconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def table_rows(report: RunReport, *, source_width: int | None) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of the summary table, shared by the terminal and markdown."""
+def table_rows(
+    report: RunReport, *, detail_width: int | None
+) -> tuple[list[str], list[list[str]], list[str]]:
+    """Headers, cells and notes of the summary table, shared by the terminal and markdown.
+
+    The model and its data share one column, cut at ``detail_width`` (None: never): a cut
+    cell ends in a note number, and the note under the table holds the whole of it (rows
+    with the same model and data share a note), so a table of long estimator names and
+    Kaggle fallback reasons stays within a terminal's width."""
     extra = report.extra_kinds()
-    headers = ["spec", "cohort", "model", "data", "accuracy", "ECE", "p95 ms"]
+    headers = ["spec", "cohort", "model on data", "accuracy", "ECE", "p95 ms"]
     headers += [COLUMN_TITLES[k] for k in KIND_COLUMNS] + extra
-    cells = []
+    cells: list[list[str]] = []
+    notes: dict[str, int] = {}
     for row in report.rows():
-        source = row.data_source
-        if source_width is not None and len(source) > source_width:
-            source = source[: source_width - 3] + "..."
+        detail = f"{row.model} on {row.data_source}" if row.record is not None else "-"
+        if detail_width is not None and len(detail) > detail_width:
+            note = f"model {row.model}, data {row.data_source}"
+            mark = f"[{notes.setdefault(note, len(notes) + 1)}]"
+            detail = detail[: max(1, detail_width - 3 - len(mark))] + "..." + mark
         cells.append(
             [
                 row.spec,
                 row.cohort,
-                row.model,
-                source,
+                detail,
                 number(row.metric("accuracy")),
                 number(row.metric("ece")),
                 milliseconds(row.p95_ms),
                 *(row.status([kind]) for kind in (*KIND_COLUMNS, *extra)),
             ]
         )
-    return headers, cells
+    return headers, cells, [f"[{n}] {note}" for note, n in notes.items()]
 
 
 def terminal_table(report: RunReport) -> str:
-    """The table for a terminal: every cell escaped, so none can break its line."""
-    headers, cells = table_rows(report, source_width=MAX_SOURCE_WIDTH)
-    shown = [[terminal(cell) for cell in row] for row in cells]
-    return tabulate(shown, headers=headers, tablefmt="simple", disable_numparse=True)
+    """The table for a terminal, and the notes of the cells it cut: every cell escaped, so
+    none can break its line. Columns are two spaces apart and as wide as their widest cell;
+    the model-and-data column takes what is left of :data:`TABLE_WIDTH`."""
+    headers, cells, _ = table_rows(report, detail_width=None)
+    widths = [
+        max(len(terminal(cell)) for cell in column) for column in zip(headers, *cells, strict=True)
+    ]
+    others = sum(widths) - widths[2] + 2 * (len(widths) - 1)
+    low, high = DETAIL_WIDTHS
+    headers, cells, notes = table_rows(
+        report, detail_width=min(high, max(low, TABLE_WIDTH - others))
+    )
+    shown = [[terminal(cell) for cell in row] for row in [headers, *cells]]
+    widths = [max(len(cell) for cell in column) for column in zip(*shown, strict=True)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+             for row in shown]  # fmt: skip
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join([*lines, *(terminal(note) for note in notes)])
 
 
 def headline(report: RunReport) -> str:

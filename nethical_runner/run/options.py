@@ -18,6 +18,7 @@ from nethical_runner.run.executors import DEFAULT_RETRIES, Executor, executor_fo
 
 DEFAULT_OUT_DIR = "nethical-out"
 DEFAULT_SPEC_DIRS = ("specs",)
+BASELINE_MISSING = ("error", "skip")  # --baseline-missing: a path with nothing at it is...
 OUT_DIR_HELP = "root folder of every output: models, reports, audit log (default: nethical-out)"
 
 
@@ -27,6 +28,7 @@ class RunOption:
     help: str
     metavar: str
     parse: Callable[[str], Any] = Path  # how both front ends read the value
+    choices: tuple[str, ...] | None = None  # the only values taken, when the option is a word
 
 
 def retry_count(text: str) -> int:
@@ -49,6 +51,16 @@ RUN_OPTIONS = (
         "results.json of a baseline run (e.g. main's CI): adds regression[<metric>] checks for "
         "specs with a regression section",
         "PATH",
+    ),
+    RunOption(
+        "baseline-missing",
+        "what a baseline path with nothing at it means: error (default) or skip, for the "
+        "first run of a workflow that restores main's results.json: regression[...] items "
+        "skip with 'no baseline yet'. A file that is there but unreadable or no results.json "
+        "is an error either way",
+        "{error,skip}",
+        parse=str,
+        choices=BASELINE_MISSING,
     ),
     RunOption(
         "accept-baseline",

@@ -192,4 +192,4 @@ def test_against_a_baseline_the_unpaired_interval_decides_with_confidence(
     assert accuracy.interval is not None
     assert accuracy.interval.method == "normal-approximation-unpaired"
     assert accuracy.interval.low < 0.0 < 0.01 < accuracy.interval.high
-    assert "drop 0 <= 0.01 allowed" in accuracy.message and "(inconclusive)" in accuracy.message
+    assert "drop 0.00 <= 0.01 allowed" in accuracy.message and "(inconclusive)" in accuracy.message

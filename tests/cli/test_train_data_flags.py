@@ -193,7 +193,8 @@ def test_unavailable_kaggle_data_falls_back_to_synthetic_out_loud(
     assert "trained and judged on synthetic data instead" in captured.err
     assert "  data: synthetic (fallback: no_credentials: no Kaggle credentials" in captured.out
     (row,) = [line for line in captured.out.splitlines() if line.startswith("logistic  c  ")]
-    assert "synthetic (fallback: no_credentials" in row
+    assert "synthetic (fallback: no_creden...[1]" in row  # the whole of it in note 1
+    assert "[1] model logistic, data synthetic (fallback: no_credentials" in captured.out
     (record,) = records(project / "out")
     assert record["data"]["source"].startswith("synthetic (fallback: no_credentials:")
     assert record["data"]["rows"] == 1000

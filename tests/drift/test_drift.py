@@ -205,7 +205,7 @@ def test_a_spread_beyond_noise_fails_naming_both_cohorts_values_and_bound(
     outcome = verdict(drift, "accuracy")
     assert not outcome.passed
     assert outcome.message.startswith(
-        f"drift max_spread.accuracy: accuracy spread {alpha - beta:.4g} > 0.05 across cohorts "
+        f"drift max_spread.accuracy: accuracy spread {alpha - beta:.2f} > 0.05 across cohorts "
         f"alpha, beta: worst beta {beta:.4g}, best alpha {alpha:.4g} (95% bootstrap interval "
         "of the spread "
     )

@@ -74,11 +74,15 @@ def test_table_results_and_summary_say_what_failed_first(
     assert sum("nethical-runner summary" in line for line in lines) == 1
     table = summary_table(lines)
     assert [row[1] for row in table] == ["noisy", "absent", "stand_in", "alpha"]
-    assert table[0][:4] == ["mine", "noisy", "logistic", "synthetic"]
+    assert table[0][:5] == ["mine", "noisy", "logistic", "on", "synthetic"]
     assert table[0][-3:] == ["FAIL", "-", "-"]  # gate, SLA, drift
-    assert table[1][3:6] == ["csv", "(training", "failed)"]
-    stand_in = next(line for line in lines if line.startswith("mine    stand_in"))
-    assert "synthetic (fallback: missing_file: missing.cs..." in stand_in
+    assert table[1][4:7] == ["csv", "(training", "failed)"]
+    stand_in = next(line for line in lines if line.startswith("mine  stand_in"))
+    assert "synthetic (fallback: missing_f...[1]" in stand_in  # the whole of it in note 1
+    note = (
+        "[1] model logistic, data synthetic (fallback: missing_file: missing.csv: file not found)"
+    )
+    assert note in lines
     assert stand_in.split()[-3:] == ["warn", "-", "-"]
     result.stdout.fnmatch_lines(
         ["3 failed, 5 passed, 2 with warnings (1 spec, 4 cohorts)", "results: */results.json"]
@@ -144,9 +148,10 @@ def test_table_results_and_summary_say_what_failed_first(
         "## nethical-runner failed: 3 failed, 5 passed, 2 with warnings (1 spec, 4 cohorts)\n"
     )
     assert (
-        "| spec | cohort | model | data | accuracy | ECE | p95 ms | gate | SLA | drift |" in summary
+        "| spec | cohort | model on data | accuracy | ECE | p95 ms | gate | SLA | drift |"
+        in summary
     )
-    assert "| mine | noisy | logistic | synthetic |" in summary and "| **FAIL** |" in summary
+    assert "| mine | noisy | logistic on synthetic |" in summary and "| **FAIL** |" in summary
     assert "### Failed checks" in summary
     assert "| `mine::noisy::gate[accuracy]` |" in summary and "| `specs/mine.yaml:13` |" in summary
     assert "### Warnings" in summary
@@ -232,7 +237,8 @@ def test_xdist_workers_feed_one_table_and_one_set_of_files(
             assert [c["check"] for c in cohort["checks"]] == ["gate[accuracy]", "sla[p95]"]
             assert cohort["sla"]["samples"] == 10
             assert cohort["metrics"]["accuracy"] > 0.5
-    assert sorted(p.name for p in out(pytester).glob("*.*")) == ["results.json", "summary.md"]
+    written = sorted(p.name for p in out(pytester).glob("*.*"))
+    assert written == [".gitignore", "results.json", "summary.md"]
     assert (out(pytester) / "summary.md").read_text().count("| fast") == 6
 
 

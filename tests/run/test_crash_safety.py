@@ -136,7 +136,9 @@ def check_nothing_lost(out: Path, before: dict[str, bytes]) -> None:
     for path in out.rglob("*"):
         if not path.is_file():
             continue
-        if path.name.startswith("."):
+        if path.name == ".gitignore":  # the output root's, written whole or not at all
+            assert path.read_text() == "*\n", path
+        elif path.name.startswith("."):
             assert path.name == ".lock" or path.name.endswith(".tmp"), path
         elif path.suffix == ".json":
             json.loads(path.read_text())

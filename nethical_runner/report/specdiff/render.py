@@ -76,11 +76,18 @@ def _cells(change: Change) -> list[str]:
     ]
 
 
-def markdown(changes: Sequence[Change], base: str, head: str) -> str:
+def markdown(changes: Sequence[Change], base: str, head: str, level: int = 2) -> str:
+    """The diff as markdown whose headings start at ``level`` (3 inside a larger comment)."""
     title = _text(headline(changes, base, head)).replace("-\\>", "→")
-    lines = ["## Spec changes", "", title, ""]
+    heading = "#" * level
+    lines = [f"{heading} Spec changes", "", title, ""]
     for spec in dict.fromkeys(change.spec for change in changes):
-        lines += [f"### {_code(spec)}", "", "| key | old | new | change | note |", "|---" * 5 + "|"]
+        lines += [
+            f"{heading}# {_code(spec)}",
+            "",
+            "| key | old | new | change | note |",
+            "|---" * 5 + "|",
+        ]
         for change in (c for c in changes if c.spec == spec):
             _spec, key, *cells = _cells(change)
             row = [_code(key).replace("|", "\\|"), *(_text(cell) for cell in cells)]
