@@ -249,6 +249,19 @@ def test_spec_examples_validate(page: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
+def test_files_shown_are_the_repository_files(page: Path) -> None:
+    """A YAML file a page shows under the path of a repository file (the GitHub workflow) is
+    that file, word for word."""
+    differ = []
+    for shown in PLANS[page].files:
+        kept = ROOT / shown.path
+        body = shown.text.split("\n", 1)[1]
+        if kept.is_file() and body != kept.read_text(encoding="utf-8"):
+            differ.append(f"{shown.block.where}: differs from {shown.path}")
+    assert differ == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_page_id)
 def test_quoted_locations_are_where_the_spec_has_them(page: Path) -> None:
     """``specs/x.yaml:18:17 (gate.min_accuracy)`` and GitHub annotations in quoted output
     point at the value of that key in the spec the page shows above them."""
