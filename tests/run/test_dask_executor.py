@@ -4,15 +4,18 @@ are those of an in-process run; faults fail the affected items with their reason
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import pickle
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -394,3 +397,27 @@ def test_a_worker_sending_another_model_than_declared_fails_the_cohort(
     assert "sent a heuristic model where logistic is declared" in alpha.reason
     assert isinstance(result.cohorts["beta"], CohortResult)
     assert not any("alpha" in path.name for path in (tmp_path / "out").rglob("*.npz"))
+
+
+def test_a_local_cluster_listens_on_a_free_loopback_port_only() -> None:
+    """The scheduler's HTTP endpoint does not take (or fall back from) dask's default 8787,
+    which another cluster on the machine may hold, and listens on loopback only."""
+    with socket.socket() as taken:
+        with contextlib.suppress(OSError):  # held by someone else already: the same case
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        executor = executor_for("local:1")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", UserWarning)
+                client = executor._connected()  # type: ignore[attr-defined]
+            port = client.scheduler_info()["services"]["dashboard"]
+            assert port != 8787
+            hosts = client.run_on_scheduler(
+                lambda dask_scheduler: sorted(
+                    {s.getsockname()[0] for s in dask_scheduler.http_server._sockets.values()}
+                )
+            )
+            assert hosts == ["127.0.0.1"]
+        finally:
+            executor.close()

@@ -217,6 +217,9 @@ class DaskExecutor:
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
+                # The scheduler's health endpoint still listens; on a free loopback port, not
+                # on 8787, which a second cluster on the machine (or a user's) already holds.
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
                 preload=[WORKER_MODULE],  # imported while the cluster starts, not per task
             )
