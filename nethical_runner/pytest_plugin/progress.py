@@ -40,7 +40,7 @@ class TerminalProgress:
         self.capture = config.pluginmanager.getplugin("capturemanager")
         self.reporter = reporter
         self.on_terminal = bool(reporter.isatty)
-        self.dots = config.get_verbosity() == 0
+        self.dots = config.getoption("verbose") == 0
         self.wrote = False
 
     def line(self, text: str) -> None:
@@ -116,8 +116,8 @@ def progress_watcher(config: pytest.Config) -> RunObserver:
     """The observer whose lines this process shows or forwards, with the hooks that show or
     carry them registered; :data:`NO_OBSERVER` under ``-q`` or without a terminal reporter."""
     reporter = config.pluginmanager.getplugin("terminalreporter")
-    quiet = config.get_verbosity() < 0
-    dots = config.get_verbosity() == 0
+    quiet = config.getoption("verbose") < 0
+    dots = config.getoption("verbose") == 0
     if hasattr(config, "workerinput"):
         held = None if quiet else HeldProgress()
         config.pluginmanager.register(ForwardedProgress(held, None, dots=dots), PLUGIN_NAME)
