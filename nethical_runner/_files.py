@@ -13,15 +13,40 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and an atomic rename."""
+def _process_umask() -> int:
+    """The umask, read once (setting it to read it is not safe while other threads create
+    files, and nothing here changes it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# What ``open(path, "w")`` would give: a temp file is private (0600), and an output renamed
+# from it would stay unreadable to the CI user or the team that reads it.
+_FILE_MODE = 0o666 & ~_process_umask()
+
+
+def _temp_beside(path: Path, data: bytes) -> str:
+    """A temp file in ``path``'s folder holding ``data`` on disk, with the mode ``path``
+    would get; its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), _FILE_MODE)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return tmp_name
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder and an atomic rename."""
+    tmp_name = _temp_beside(path, data)
+    try:
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -41,14 +66,8 @@ def atomic_create_text(path: Path, text: str) -> bool:
     """Write ``text`` to ``path`` only if nothing is there, atomically: the content is put in
     a temp file and hard-linked into place, which fails rather than replaces when another
     file (the user's own, or another writer's) got there first. Whether it was written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp_name = _temp_beside(path, text.encode("utf-8"))
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)  # a file the user may edit, not a private output
         os.link(tmp_name, path)
     except FileExistsError:
         return False
