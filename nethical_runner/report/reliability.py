@@ -5,7 +5,7 @@ The bins are exactly those of the ECE the gate checks (both come from
 shows where the gated number comes from: ECE is the count-weighted sum of each bar's distance
 from the diagonal. The bin table is plain data that travels from pytest-xdist workers to the
 controller and into ``results.json``; drawing needs matplotlib, an optional extra
-(``nethical-runner[plot]``), and without it only the picture is missing.
+(``.[plot]``), and without it only the picture is missing.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 from nethical_runner._files import atomic_write_bytes
 from nethical_runner.metrics.calibration import Confidence, bin_confidences
 
-PLOT_EXTRA = "pip install 'nethical-runner[plot]'"
+PLOT_EXTRA = "python -m pip install 'matplotlib>=3.7', or '.[plot]' in a checkout"
 
 
 def reliability_bins(
