@@ -202,7 +202,10 @@ def test_without_matplotlib_everything_but_the_diagrams_works(
     result = pytester.runpytest("specs/")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
-        ["reliability diagrams skipped: matplotlib is not installed (python -m pip install 'matplotlib*[plot]*)"]
+        [
+            "reliability diagrams skipped: matplotlib is not installed "
+            "(python -m pip install 'matplotlib*[plot]*)"
+        ]
     )
     assert not (out(pytester) / "reliability").exists()
     document = results(pytester)
