@@ -29,6 +29,16 @@ BRIEF_LIMIT = 200  # characters of a quoted value
 MESSAGE_LIMIT = 2000  # characters of a whole message
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _MARKDOWN_PUNCTUATION = "\\`*_[]~"
+ZERO_WIDTH_SPACE = "\u200b"
+# What GitHub acts on in rendered markdown, each broken by an invisible zero-width space (once:
+# text made inert again stays as it is)
+_GITHUB_ACTS_ON = (
+    (re.compile("@(?!\u200b)"), "@" + ZERO_WIDTH_SPACE),  # no @user or @org/team mention
+    (re.compile("://"), ":" + ZERO_WIDTH_SPACE + "//"),  # no bare URL autolink
+    (re.compile("www\\.", re.IGNORECASE), lambda m: m[0][:-1] + ZERO_WIDTH_SPACE + "."),
+    (re.compile("#(?=[0-9])"), "#" + ZERO_WIDTH_SPACE),  # no issue cross-reference
+    (re.compile("<!--"), "<" + ZERO_WIDTH_SPACE + "!--"),  # no hidden text, no fake marker
+)
 
 
 class _Escapes(dict[int, str]):
@@ -100,10 +110,19 @@ def markdown(text: str) -> str:
     """``text`` as literal inline markdown (a paragraph, a list item or a table cell): on one
     line, HTML escaped, and no emphasis, code, link or strikethrough syntax. Table pipes are
     the table's business (see :mod:`nethical_runner.report.markdown`)."""
-    shown = html.escape(printable(text), quote=False)
+    shown = github_inert(html.escape(printable(text), quote=False))
     for char in _MARKDOWN_PUNCTUATION:
         shown = shown.replace(char, "\\" + char)
     return shown
+
+
+def github_inert(text: str) -> str:
+    """``text`` with nothing GitHub acts on when it renders markdown (a pull-request comment,
+    a job summary): a mention would notify a person or team, an address would become a link, a
+    ``#12`` a cross-reference, ``<!--`` hide what follows."""
+    for pattern, replacement in _GITHUB_ACTS_ON:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def markdown_code(text: str) -> str:

@@ -7,20 +7,20 @@ Everything shown comes from files a pull request controls (spec names, cohort id
 that quote them, results.json itself), and a comment is rendered with more powers than a step
 summary: ``@org/team`` notifies a team, ``owner/repo#1`` writes into another repository's
 timeline, a bare URL becomes a link, and a second marker would make another comment look like
-ours. So every fragment is escaped as literal markdown (:mod:`nethical_runner._escape`) and then
-made inert (:func:`inert`), every number read from a file is checked to be one, and the body is
-cut below GitHub's limit of 65536 characters with a note saying so.
+ours. So every fragment is escaped as literal markdown (:mod:`nethical_runner._escape`), the
+whole body is made inert (:func:`~nethical_runner._escape.github_inert`, code spans included),
+every number read from a file is checked to be one, and the body is cut below GitHub's limit of
+65536 characters with a note saying so.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nethical_runner._escape import clip, markdown, markdown_code
+from nethical_runner._escape import clip, github_inert, markdown, markdown_code
 from nethical_runner.checks.baseline import Baseline
 from nethical_runner.report.specdiff.render import markdown as spec_diff_markdown
 from nethical_runner.report.specdiff.revisions import SpecDiff
@@ -31,14 +31,6 @@ SHOWN_CHANGE = 5e-5  # a change that shows at 4 decimals
 MESSAGE_LIMIT = 300  # characters of a check's message in a table cell
 METRICS = ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece")
 LOWER_IS_BETTER = ("brier", "ece")
-ZERO_WIDTH_SPACE = "\u200b"
-_INERT = (
-    (re.compile("@"), "@" + ZERO_WIDTH_SPACE),  # no @user or @org/team mention, no e-mail link
-    (re.compile("://"), ":" + ZERO_WIDTH_SPACE + "//"),  # no bare URL autolink
-    (re.compile("www\\.", re.IGNORECASE), lambda m: m[0][:-1] + ZERO_WIDTH_SPACE + "."),
-    (re.compile("#(?=[0-9])"), "#" + ZERO_WIDTH_SPACE),  # no issue cross-reference
-    (re.compile("<!--"), "<" + ZERO_WIDTH_SPACE + "!--"),  # no second marker, no hidden text
-)
 
 
 class CommentError(Exception):
@@ -52,15 +44,6 @@ class CheckLine:
     outcome: str
     message: str
     where: str  # file:line of the threshold
-
-
-def inert(fragment: str) -> str:
-    """Escaped markdown with nothing GitHub acts on: mentions, autolinks, issue references
-    and HTML comments are broken by a zero-width space (invisible, and inside a code span
-    still literal)."""
-    for pattern, replacement in _INERT:
-        fragment = pattern.sub(replacement, fragment)
-    return fragment
 
 
 def text(value: Any, limit: int = MESSAGE_LIMIT) -> str:
@@ -175,7 +158,7 @@ def inert_lines(lines: Iterable[str]) -> Iterable[str]:
     """The spec diff comes rendered by :mod:`~nethical_runner.report.specdiff.render`, which
     escapes for markdown but knows nothing of mentions: made inert here, the marker kept."""
     for line in lines:
-        yield line if line == MARKER else inert(line)
+        yield line if line == MARKER else github_inert(line)
 
 
 def _check_table(title: str, checks: Sequence[CheckLine]) -> list[str]:

@@ -13,8 +13,9 @@ import pytest
 from support import specdiff_repo
 from support.specdiff_repo import Repo
 
+from nethical_runner._escape import ZERO_WIDTH_SPACE
 from nethical_runner.cli.main import main
-from nethical_runner.report.comment import MARKER, MAX_BODY_BYTES, ZERO_WIDTH_SPACE
+from nethical_runner.report.comment import MARKER, MAX_BODY_BYTES
 
 git_env = specdiff_repo.git_env
 repo = specdiff_repo.repo

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
 from nethical_runner._escape import (
+    ZERO_WIDTH_SPACE,
     brief,
     clip,
     markdown,
@@ -68,6 +70,24 @@ def test_markdown_leaves_no_html_or_markup() -> None:
         "\\*b\\* \\_i\\_ \\`c\\` \\[l\\](u) \\~\\~s\\~\\~ \\\\"
     )
     assert markdown("two\nlines") == "two\\\\nlines"
+
+
+@pytest.mark.parametrize(
+    ("text", "trigger"),
+    [
+        ("ping @org/team and @someone", "@[a-z]"),
+        ("see https://evil.example/x", "://"),
+        ("www.evil.example", "www\\."),
+        ("fixes owner/repo#12 and #3", "#[0-9]"),
+    ],
+)
+def test_markdown_text_mentions_links_and_references_nobody(text: str, trigger: str) -> None:
+    """summary.md is posted as a pull-request comment and a job summary, where GitHub turns
+    ``@team`` into a notification, an address into a link and ``#12`` into a cross-reference;
+    a zero-width space (invisible) inside the trigger stops each, and the text reads the same."""
+    shown = markdown(text)
+    assert re.search(trigger, shown) is None
+    assert shown.replace(ZERO_WIDTH_SPACE, "") == text
 
 
 def test_markdown_code_cannot_be_closed_from_inside() -> None:
