@@ -25,9 +25,13 @@ def data_problems(spec: Spec) -> list[tuple[KeyPath, str]]:
     message); a problem of the base spec's data that every cohort shares is given once, at the
     key where it is written (a cohort's override, or the base)."""
     problems: list[tuple[KeyPath, str]] = []
+    judged: dict[str, list[tuple[KeyPath, str]]] = {}  # cohorts sharing a data section
     for cohort in spec.cohorts:
         data = cohort.config.data
-        found = declared_data_problems(data, spec.root)
+        section = data.model_dump_json()
+        if section not in judged:  # its file's header read once, however many cohorts
+            judged[section] = declared_data_problems(data, spec.root)
+        found = list(judged[section])
         chunk_rows = data.chunk_rows
         if chunk_rows and not isinstance(cohort.model, TrainsFromChunks):
             found.append(((data.source, "chunk_rows"), _cannot_stream(cohort)))

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.terminal import read_until_closed
 
 from conftest import SpecWriter
 from nethical_runner.cli.main import main
@@ -123,15 +124,7 @@ def test_a_long_training_shows_its_epochs_on_a_real_terminal(tmp_path: Path) -> 
     ]  # fmt: skip
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, cwd=tmp_path) as child:
         os.close(follower)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the child closed its end
-                break
-            if not chunk:
-                break
-            shown += chunk
+        shown = read_until_closed(leader)
         stdout = child.stdout.read() if child.stdout else b""
     os.close(leader)
     assert child.returncode == 0

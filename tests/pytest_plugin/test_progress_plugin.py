@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from support.terminal import read_until_closed
 
 from conftest import SpecWriter
 
@@ -130,15 +131,7 @@ def run_on(stdout_is_a_terminal: bool, pytester: pytest.Pytester) -> str:
         command, cwd=pytester.path, stdout=follower, stderr=subprocess.DEVNULL
     ) as child:
         os.close(follower)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the child closed its end
-                break
-            if not chunk:
-                break
-            shown += chunk
+        shown = read_until_closed(leader)
     os.close(leader)
     assert child.returncode == 0, shown
     return re.sub(r"\x1b\[[0-9;]*m", "", shown.decode().replace("\r\n", "\n"))
