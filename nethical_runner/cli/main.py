@@ -155,6 +155,8 @@ def _train_and_judge(args: argparse.Namespace, executor: Executor) -> int:
         except SpecError as error:
             print(error, file=sys.stderr)
             return EXIT_ERROR
+    for spec in specs:
+        print_warnings(spec, args if args.command == "train" else None)
     if args.baseline_missing is not None and args.baseline is None:
         print("error: --baseline-missing is for a run with --baseline PATH", file=sys.stderr)
         return EXIT_ERROR
@@ -249,10 +251,19 @@ def _validate(paths: list[Path], prefixes: tuple[str, ...]) -> int:
             print(error, file=sys.stderr)
             failed = True
             continue
+        print_warnings(spec)
         checks = len(collect_checks(spec))
         counts = f"{counted(len(spec.cohorts), 'cohort')}, {counted(checks, 'check')}"
         print(terminal(f"{path}: ok ({counts})"))
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def print_warnings(spec: Spec, args: argparse.Namespace | None = None) -> None:
+    """A spec's valid keys that change nothing, on standard error; for a spec built from the
+    ``train`` command's ``args``, told by the flags they came from."""
+    for warning in spec.warnings:
+        shown = flag_problem(warning, args) if args is not None else str(warning)
+        print(terminal(f"warning: {shown}"), file=sys.stderr)
 
 
 def print_result(result: SpecResult, judged: list[Judged]) -> None:

@@ -57,8 +57,10 @@ def add_train_parser(commands: Any) -> argparse.ArgumentParser:
         choices=[*SCRIPT_TYPES, "all"],
         help="model type to train, or all of them",
     )
-    train.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
-    train.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
+    # No argparse defaults: a flag not given is a key not written, so the spec's own default
+    # applies and a model that ignores the setting is not warned about it.
+    train.add_argument("--epochs", type=int, help="training epochs (default: 10)")
+    train.add_argument("--batch-size", type=int, help="batch size (default: 32)")
     train.add_argument(
         "--num-samples",
         type=int,
@@ -159,11 +161,15 @@ def _spec_from_flags(args: argparse.Namespace, model_type: str) -> Spec:
     model: dict[str, Any] = {"type": model_type}
     if data["source"] != "synthetic" and model_type in TABLE_MODEL_PARAMS:
         model["params"] = TABLE_MODEL_PARAMS[model_type]
+    given = {"epochs": args.epochs, "batch_size": args.batch_size}
     raw: dict[str, Any] = {
         "version": 1,
         "name": model_type,
         "model": model,
-        "training": {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed},
+        "training": {
+            "seed": args.seed,
+            **{key: value for key, value in given.items() if value is not None},
+        },
         "data": data,
         "cohorts": [{"id": cohort_id}],
     }

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import Field
 
 from nethical_runner.models.base import (
+    EPOCH_SETTINGS,
     Model,
     ModelParams,
     as_two_columns,
@@ -60,6 +61,9 @@ class AnomalyModel(Model, TrainsInEpochs):
     def synthetic_kind(cls, params: ModelParams) -> str:
         assert isinstance(params, AnomalyParams)
         return "sequence" if params.method == "ngram" else "outliers"
+
+    def training_settings(self) -> frozenset[str]:
+        return frozenset() if self.params.method == "isolation_forest" else EPOCH_SETTINGS
 
     def fit(
         self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int

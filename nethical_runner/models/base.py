@@ -31,6 +31,8 @@ MAX_MODEL_BYTES = 1024**3
 MAX_EXPANSION = 100  # times the file's size; saved weights compress by little
 _EXPANSION_FLOOR = 16 * 1024**2
 _STORED_KINDS = "biufc"  # what get_state returns: bools and numbers
+EPOCH_SETTINGS = frozenset({"epochs", "batch_size"})
+"""The ``training`` settings that only a model trained in passes of mini-batches reads."""
 _HEADER_READERS = {
     (1, 0): np_format.read_array_header_1_0,
     (2, 0): np_format.read_array_header_2_0,
@@ -66,6 +68,13 @@ class Model(ABC):
     def display_name(self) -> str:
         """How reports name the model: its type, unless the type has more to say."""
         return self.type_name
+
+    def training_settings(self) -> frozenset[str]:
+        """Which of :data:`EPOCH_SETTINGS` this model's training reads (``seed`` it always
+        may): a spec that sets one it does not is told so at collection, and the metrics record
+        says which applied, because a setting that silently changes nothing misleads whoever
+        tunes it. A model fitted in one call reads neither."""
+        return frozenset()
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Model:

@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from nethical_runner.models.base import (
+    EPOCH_SETTINGS,
     Model,
     ModelParams,
     as_two_columns,
@@ -106,6 +107,9 @@ class SimpleTransformerModel(Model, ReadsText, TrainsInEpochs):
     def initialise(self, n_features: int, seed: int) -> None:
         """Random parameters for ``n_features`` columns, as ``fit`` starts; no standardisation."""
         self._initialise(n_features, np.random.default_rng(seed))
+
+    def training_settings(self) -> frozenset[str]:
+        return EPOCH_SETTINGS
 
     def fit(
         self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int

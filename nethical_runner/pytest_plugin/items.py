@@ -39,6 +39,10 @@ class NethicalWarning(UserWarning):
     """A check passed inside its warning band, or on data other than declared."""
 
 
+class SpecWarning(UserWarning):
+    """A valid spec key that changes nothing, such as ``epochs`` for a model fitted in one call."""
+
+
 class SpecFile(pytest.File):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -52,6 +56,10 @@ class SpecFile(pytest.File):
         except SpecError as error:
             self.problems = error.problems
             raise self.CollectError(str(error)) from error
+        for warning in spec.warnings:  # pytest lists them in its warnings summary
+            warnings.warn_explicit(
+                SpecWarning(str(warning)), SpecWarning, str(warning.path), warning.mark.line
+            )
         yield SpecNode.from_parent(self, name=spec.name, spec=spec)
 
     def _load(self) -> Spec:

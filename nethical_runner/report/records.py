@@ -24,7 +24,7 @@ from nethical_runner.report.reliability import ece_of, reliability_bins
 from nethical_runner.run.results import CohortFailure, CohortResult, SpecResult
 from nethical_runner.sla.measure import declared_targets
 from nethical_runner.spec import Spec
-from nethical_runner.spec.yaml_source import KeyPath, format_key
+from nethical_runner.spec.yaml_source import format_key, value_at
 
 RECORD_ATTRIBUTE = "nethical_record"
 SLA_STATISTICS = ("p50", "p95", "p99", "avg", "max")
@@ -107,7 +107,7 @@ def check_properties(
 def _threshold(spec: Spec, check: Check) -> float | None:
     """The number written at the check's key, or the default bound (the old script's gate and SLA
     targets apply where nothing is written)."""
-    value = _value_at(spec.document.data, check.key) if check.key else None
+    value = value_at(spec.document.data, check.key) if check.key else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if check.cohort_id is None:
@@ -119,16 +119,6 @@ def _threshold(spec: Spec, check: Check) -> float | None:
         targets = declared_targets(config.sla)
         return next((t.limit_ms for t in targets if t.name == check.name), None)
     return None
-
-
-def _value_at(data: Any, key: KeyPath) -> Any:
-    for part in key:
-        in_list = isinstance(part, int) and isinstance(data, list) and part < len(data)
-        in_mapping = isinstance(part, str) and isinstance(data, dict) and part in data
-        if not (in_list or in_mapping):
-            return None
-        data = data[part]
-    return data
 
 
 def _data_source(spec: Spec, check: Check, result: SpecResult | None) -> str | None:

@@ -53,6 +53,7 @@ def save_cohort(
         "timestamp": datetime.now(timezone.utc).isoformat(),
         "nethical_runner_version": __version__,
         "config": cohort.config.model_dump(mode="json"),
+        "training_settings": training_settings(cohort),
         "data": {
             "source": dataset.label,
             "description": dataset.description,
@@ -85,6 +86,18 @@ def save_cohort(
             written.unlink(missing_ok=True)
         raise
     return model_path, metrics_path
+
+
+def training_settings(cohort: Cohort) -> dict[str, dict[str, int]]:
+    """The spec's ``training`` settings this cohort's model read, and those it did not (a
+    model fitted in one call reads no ``epochs``), so a record never implies that a setting
+    shaped a model it did not touch."""
+    training = cohort.config.training.model_dump()
+    read = {"seed", *cohort.model.training_settings()}
+    return {
+        "applied": {key: value for key, value in training.items() if key in read},
+        "ignored": {key: value for key, value in training.items() if key not in read},
+    }
 
 
 def _plain(value: Any) -> Any:

@@ -24,6 +24,7 @@ from nethical_runner.models import REGISTRY, Model, build_model
 from nethical_runner.models.sklearn_estimator import DEFAULT_ALLOWED_PREFIXES, EstimatorError
 from nethical_runner.spec.config import DriftConfig, RunConfig, SliceConfig, SpecDocument
 from nethical_runner.spec.drift_rules import drift_problems
+from nethical_runner.spec.ignored_settings import ignored_settings
 from nethical_runner.spec.yaml_source import (
     Document,
     KeyPath,
@@ -74,6 +75,8 @@ class Spec:
     root: Path = field(default_factory=Path.cwd)  # data paths are relative to it
     drift: DriftConfig | None = None
     slices: tuple[SliceConfig, ...] = ()
+    # Valid keys that change nothing (see nethical_runner.spec.ignored_settings), located.
+    warnings: tuple[Problem, ...] = ()
 
     def mark_of(self, key: KeyPath) -> Mark:
         return self.document.mark_of(key)
@@ -196,6 +199,7 @@ def build_spec(
     spec = Spec(
         path, parsed.name, tuple(cohorts), document, sha256, estimator_prefixes,
         root or Path.cwd(), parsed.drift, tuple(parsed.slices),
+        tuple(ignored_settings(path, document, cohorts)),
     )  # fmt: skip
     across = drift_problems(spec.drift, spec.slices, len(spec.cohorts))
     for rule in rules:

@@ -107,6 +107,18 @@ class Document:
         return Mark(1, 1)
 
 
+def value_at(data: Any, key: KeyPath) -> Any:
+    """The value a document's data holds at ``key``, or None where it holds none (a YAML file
+    never holds a null: an empty value is refused)."""
+    for part in key:
+        in_list = isinstance(part, int) and isinstance(data, list) and part < len(data)
+        in_mapping = isinstance(part, str) and isinstance(data, dict) and part in data
+        if not (in_list or in_mapping):
+            return None
+        data = data[part]
+    return data
+
+
 def format_key(path: KeyPath) -> str:
     """``("cohorts", 1, "id")`` -> ``cohorts[1].id``. A key a spec made up that is long or not
     printable (``"x\\n::error ..."``) is quoted briefly, ``gate['x\\n::error ...']``, so the

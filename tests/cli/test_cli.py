@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nethical_runner.cli.main import main
@@ -67,7 +68,10 @@ def test_run_exits_1_on_a_missed_gate_and_train_only_with_strict(tmp_path: Path)
     assert main(["run", str(spec), "--out", str(tmp_path / "o")]) == 1
     assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--strict"]) == 1
     assert len(metrics_files(tmp_path / "o", "candidates")) == 2
-    train = ["train", "--model-type", "logistic", "--num-samples", "200", "--epochs", "1"]
+    noise = np.random.default_rng(0).integers(0, 2, size=(200, 3))  # labels without signal
+    np.savetxt(tmp_path / "noise.csv", noise, fmt="%d", delimiter=",", header="a,b,label")
+    train = ["train", "--model-type", "logistic", "--label", "label"]
+    train += ["--data-csv", str(tmp_path / "noise.csv")]
     assert main([*train, "--out", str(tmp_path / "t")]) == 0  # the old script's exit code
     results = json.loads((tmp_path / "t" / "results.json").read_text())
     assert results["outcome"] == "failed"  # ...but the summary says what missed its gate

@@ -225,7 +225,7 @@ def test_a_model_of_another_type_or_params_is_a_miss(
     X, y = honest.split.X_val, honest.split.y_val  # the rows the controller holds
     others = [
         create_model("sklearn", {"estimator": "sklearn.tree.DecisionTreeClassifier"}),
-        create_model("logistic", {"l2": 0.5}),
+        create_model("logistic", {"C": 0.5}),
         create_model("logistic"),  # the declared type and params: the control, served
     ]
     for other in others:

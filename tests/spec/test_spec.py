@@ -134,7 +134,7 @@ def test_cohorts_merge_overrides_and_errors_point_into_the_override(write_spec: 
         textwrap.dedent("""\
         version: 1
         name: demo
-        model: {type: logistic, params: {l2: 0.001}}
+        model: {type: logistic, params: {C: 0.001}}
         training: {epochs: 5}
         cohorts:
           - {id: alpha}
@@ -144,7 +144,7 @@ def test_cohorts_merge_overrides_and_errors_point_into_the_override(write_spec: 
     alpha, beta = load_spec(path).cohorts
     assert (alpha.config.training.seed, beta.config.training.seed) == (42, 7)
     assert beta.config.training.epochs == 5
-    assert beta.config.model.params == {"l2": 0.001, "learning_rate": 0.1}
+    assert beta.config.model.params == {"C": 0.001, "learning_rate": 0.1}
 
     bad = write_spec(
         textwrap.dedent("""\
@@ -155,7 +155,7 @@ def test_cohorts_merge_overrides_and_errors_point_into_the_override(write_spec: 
           - {id: alpha}
           - {id: alpha}
           - {id: Beta}
-          - {id: gamma, training: {epochs: -1}, model: {params: {l2: -1, momentum: 1}}}
+          - {id: gamma, training: {epochs: -1}, model: {params: {C: -1, momentum: 1}}}
         """),
         "bad.yaml",
     )
@@ -164,8 +164,8 @@ def test_cohorts_merge_overrides_and_errors_point_into_the_override(write_spec: 
         f"{bad}:7:10: cohorts[2].id: 'Beta' must match ^[a-z0-9][a-z0-9_.-]*$ "
         "(lowercase letters, digits, _ . -)",
         f"{bad}:8:36: cohorts[3].training.epochs: -1 is below the minimum 1",
-        f"{bad}:8:62: cohorts[3].model.params.l2: -1 is below the minimum 0.0",
-        f"{bad}:8:66: cohorts[3].model.params.momentum: unknown key; known keys: learning_rate, l2",
+        f"{bad}:8:61: cohorts[3].model.params.C: -1 must be above 0.0",
+        f"{bad}:8:65: cohorts[3].model.params.momentum: unknown key; known keys: C, learning_rate",
     ]
 
 

@@ -537,14 +537,14 @@ def test_a_wrong_value_is_named_at_its_key_and_line(write_spec: SpecWriter, case
 
 def test_every_problem_of_a_file_is_reported_in_one_error(write_spec: SpecWriter) -> None:
     text = (
-        "version: 1\nname: Demo\nmodel: {type: logistic, params: {l2: -1}}\n"
+        "version: 1\nname: Demo\nmodel: {type: logistic, params: {C: -1}}\n"
         "training: {epochs: 0, seed: yes}\ndata: {samples: 5, source: csv}\n"
         "gate: {min_f1: 2}\nsla: {p95_ms: -1}\n"
     )
     assert problems(write_spec, text) == [
         "spec.yaml:2:7: name: 'Demo' must match ^[a-z0-9][a-z0-9_.-]*$ (lowercase letters, "
         "digits, _ . -)",
-        "spec.yaml:3:38: model.params.l2: -1 is below the minimum 0.0",
+        "spec.yaml:3:37: model.params.C: -1 must be above 0.0",
         "spec.yaml:4:20: training.epochs: 0 is below the minimum 1",
         "spec.yaml:4:29: training.seed: 'yes' is a YAML 1.1 boolean; write true or false, or "
         "quote it",

@@ -94,7 +94,7 @@ def trap_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (
             "{type: logistic, params: {allowed_prefixes: [trap.]}}",
             "spec.yaml:3:34: model.params.allowed_prefixes: unknown key; known keys: "
-            "learning_rate, l2",
+            "C, learning_rate",
         ),
     ],
     ids=[
@@ -411,7 +411,7 @@ def test_the_caller_decides_the_prefixes_a_stored_estimator_may_use(tmp_path: Pa
             "TypeError: unhashable type: 'list'",
         ),
         (
-            {"type": "logistic", "params": {"l2": "x"}, "metadata": {}},
+            {"type": "logistic", "params": {"C": "x"}, "metadata": {}},
             "ValidationError: 1 validation error for LogisticParams",
         ),
     ],
