@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from nethical_runner.metrics.calibration import CalibrationBins, Confidence, bin_confidences
+from nethical_runner.metrics.calibration import Confidence, bin_confidences
 
 COUNTED = ("accuracy", "precision", "recall")  # proportions of whole rows
 SMOOTH = ("f1", "auc", "brier", "ece")
@@ -77,8 +77,8 @@ def check_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
 class WeightedMetrics:
     """One model's metrics on the rows of ``strata``, under count rows or left out one by one.
 
-    The design matrix's columns: correct, tp, fp, fn, squared error, then per bin the row's
-    bin indicator, hit, confidence and confidence * (1 - confidence).
+    The design matrix's columns: correct, tp, fp, fn, squared error; the calibration bins'
+    sums come from :meth:`~nethical_runner.metrics.calibration.BinnedConfidences.weighted_totals`.
     """
 
     def __init__(
@@ -100,19 +100,8 @@ class WeightedMetrics:
         self.size = strata.size
         self.binned = bin_confidences(y, p, ece_bins, ece_confidence)
         predicted = p >= threshold
-        one_hot = self.binned.one_hot
         self.design = np.column_stack(
-            [
-                predicted == y,
-                predicted & y,
-                predicted & ~y,
-                ~predicted & y,
-                (p - y) ** 2,
-                one_hot,
-                one_hot * self.binned.hit[:, None],
-                one_hot * self.binned.confidence[:, None],
-                one_hot * self.binned.variance[:, None],
-            ]
+            [predicted == y, predicted & y, predicted & ~y, ~predicted & y, (p - y) ** 2]
         ).astype(np.float64)
         self.ranking = Ranking.of(p, y) if "auc" in self.metrics else None
 
@@ -130,9 +119,8 @@ class WeightedMetrics:
         """Every metric under each row of ``counts`` (how often each row was drawn)."""
         sums = counts @ self.design
         n = counts.sum(axis=1)
-        correct, tp, fp, fn, squared = sums[:, :5].T
-        bins = self.binned.n_bins
-        table = CalibrationBins(*(sums[:, 5 + k * bins : 5 + (k + 1) * bins] for k in range(4)))
+        correct, tp, fp, fn, squared = sums.T
+        table = self.binned.weighted_totals(counts)
         formulas = {
             "accuracy": lambda: correct / n,
             "precision": lambda: ratio(tp, tp + fp),

@@ -29,6 +29,7 @@ from nethical_runner.drift.stats import (
 )
 from nethical_runner.metrics.bootstrap import draw_counts
 from nethical_runner.metrics.classification import classification_metrics
+from nethical_runner.metrics.decide import shown_against
 from nethical_runner.run.pipeline import run_spec
 from nethical_runner.run.results import CohortResult, SpecResult
 from nethical_runner.run.settings import RunSettings
@@ -205,7 +206,8 @@ def test_a_spread_beyond_noise_fails_naming_both_cohorts_values_and_bound(
     outcome = verdict(drift, "accuracy")
     assert not outcome.passed
     assert outcome.message.startswith(
-        f"drift max_spread.accuracy: accuracy spread {alpha - beta:.2f} > 0.05 across cohorts "
+        f"drift max_spread.accuracy: accuracy spread {shown_against(alpha - beta, 0.05)} > 0.05 "
+        "across cohorts "
         f"alpha, beta: worst beta {beta:.4g}, best alpha {alpha:.4g} (95% bootstrap interval "
         "of the spread "
     )
