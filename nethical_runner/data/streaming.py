@@ -144,12 +144,15 @@ def stream_table(
         if not validation:
             raise DataError(f"{shown}: no validation rows left after dropping missing values")
         digest.update("\0".join(names).encode())
+        X_val = np.concatenate([X for X, _ in validation])
+        y_val = np.concatenate([y for _, y in validation])
+        validation.clear()  # the pieces (views of whole parsed chunks) are copied: free them
         yield StreamedTable(
             spill=spill,
             n_train=trained,
             feature_names=names,
-            X_val=np.concatenate([X for X, _ in validation]),
-            y_val=np.concatenate([y for _, y in validation]),
+            X_val=X_val,
+            y_val=y_val,
             sha256=digest.hexdigest(),
             chunk_rows=chunk_rows,
         )

@@ -44,6 +44,7 @@ from nethical_runner.run.task import CohortTask, FailedCohort, TrainedCohort, de
 from nethical_runner.spec.config import RunConfig
 
 STAGES = ("data_load", "preprocessing", "training", "validation")
+PREDICT_BLOCK_ROWS = 65_536
 
 
 def run_encoded(
@@ -96,7 +97,7 @@ def train_task(
             _train(model, config, split, chunks, stage_ms, on_epoch)
             model.feature_names = dataset.feature_names  # saved with it, checked on frames
         with _timed(stage_ms, "validation"):
-            probabilities = model.predict_proba(split.X_val)[:, 1]
+            probabilities = _predicted(model, split.X_val)
             metrics = classification_metrics(
                 split.y_val,
                 probabilities,
@@ -126,6 +127,18 @@ def train_task(
         cached=task.cached_model is not None,
         data_identity=identity,
         trained_on=trained_on,
+    )
+
+
+def _predicted(model: Model, X: np.ndarray) -> np.ndarray:
+    """p(class 1) of every validation row, predicted a block of rows at a time: a model's
+    temporaries (a standardised copy, two probability columns) then cost a block, not a
+    multiple of the validation rows, which a file read in chunks may hold millions of."""
+    blocks = range(0, X.shape[0], PREDICT_BLOCK_ROWS)
+    if len(blocks) <= 1:
+        return model.predict_proba(X)[:, 1]
+    return np.concatenate(
+        [model.predict_proba(X[i : i + PREDICT_BLOCK_ROWS])[:, 1] for i in blocks]
     )
 
 
