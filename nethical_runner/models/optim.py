@@ -13,9 +13,10 @@ class Adam:
     """Adam (Kingma and Ba, 2015) with bias-corrected moments, optionally with decoupled weight
     decay (AdamW, Loshchilov and Hutter, 2019) on a masked subset of the parameters.
 
-    The moments are buffers updated in place, because the hashed weight vector of the anomaly
-    model is large while its batches are small: fresh moment arrays every step would cost more
-    than the arithmetic.
+    The moments, and the scratch arrays a step computes in, are buffers updated in place,
+    because the hashed weight vector of the anomaly model is large while its batches are small:
+    fresh arrays every step would cost more than the arithmetic. Every operation is the one a
+    plain expression would do, in the same order, so the iterates are the same to the bit.
     """
 
     def __init__(
@@ -33,6 +34,8 @@ class Adam:
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.first_moment = np.zeros(size)
         self.second_moment = np.zeros(size)
+        self._scratch = np.empty(size)
+        self._update = np.empty(size)
         self.steps = 0
         # Per-coordinate decay rate, or None: decay is decoupled from the gradient, so it
         # shrinks the decayed weights directly rather than through Adam's per-coordinate scale.
@@ -52,16 +55,18 @@ class Adam:
             )
         self.steps += 1
         beta1, beta2 = self.beta1, self.beta2
+        scratch, update = self._scratch, self._update
         self.first_moment *= beta1
-        self.first_moment += (1.0 - beta1) * grad
+        self.first_moment += np.multiply(1.0 - beta1, grad, out=scratch)
         self.second_moment *= beta2
-        self.second_moment += (1.0 - beta2) * grad * grad
-        denominator = self.second_moment / (1.0 - beta2**self.steps)
+        np.multiply(1.0 - beta2, grad, out=scratch)
+        self.second_moment += np.multiply(scratch, grad, out=scratch)
+        denominator = np.divide(self.second_moment, 1.0 - beta2**self.steps, out=scratch)
         np.sqrt(denominator, out=denominator)
         denominator += self.eps
-        update = self.first_moment / (1.0 - beta1**self.steps)
+        np.divide(self.first_moment, 1.0 - beta1**self.steps, out=update)
         update /= denominator
         if self._decay is not None:
-            update += self._decay * theta
+            update += np.multiply(self._decay, theta, out=scratch)
         update *= self.learning_rate
         theta -= update
