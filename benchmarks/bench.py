@@ -32,8 +32,10 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-SECTIONS = ("types", "csv", "collection", "executors")
+SECTIONS = ("types", "torch", "csv", "collection", "executors")
+DOCS_BEGIN, DOCS_END = "<!-- bench.py tables: begin -->", "<!-- bench.py tables: end -->"
 SEED_TYPES = ("heuristic", "logistic", "simple_transformer", "anomaly", "correlation")
+MEMORY_TARGET = 1.3  # every type's peak at 1,000,000 rows against the floor's
 # The script this project replaces, on this kind of machine at 1,000,000 rows (issue 9).
 OLD_SCRIPT_AT_1M = {"logistic": (8.1, 879), "correlation": (15.6, 879), "anomaly": (12.7, 523)}
 CSV_HEADER = "violation_count,severity_max,recency_score,frequency_score,context_risk,label\n"
@@ -300,11 +302,13 @@ def ratios(rows: list[dict[str, object]], size: int) -> list[dict[str, object]]:
         # The old "logistic" was the heuristic scorer under another name: compare both to it.
         old = OLD_SCRIPT_AT_1M.get("logistic" if row["model"] == "heuristic" else row["model"])
         compare = old is not None and size == 1_000_000
+        memory = round(row["peak MB"] / floor["peak MB"], 2)
         table.append(
             {
                 "model": row["model"],
                 "time / floor": round(row["wall s"] / floor["wall s"], 2),
-                "memory / floor": round(row["peak MB"] / floor["peak MB"], 2),
+                "memory / floor": memory,
+                f"memory within {MEMORY_TARGET}x": memory <= MEMORY_TARGET,
                 "old script s / MB": f"{old[0]} / {old[1]}" if compare else "-",
                 "faster than old": row["wall s"] < old[0] if compare else "-",
                 "x lighter than old": round(old[1] / row["peak MB"], 1) if compare else "-",
@@ -325,6 +329,10 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
     parser.add_argument(
+        "--docs", type=Path,
+        help=f"replace the tables between {DOCS_BEGIN} and {DOCS_END} in this file",
+    )  # fmt: skip
+    parser.add_argument(
         "--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
         help="which measurements to run (default: all)",
     )  # fmt: skip
@@ -332,6 +340,18 @@ def main() -> int:
     sections = []
     if "types" in args.sections:
         sections += bench_types(args)
+    if "torch" in args.sections:
+        from torch_env import bench_correlation_torch  # installs a pinned torch on first use
+
+        sizes = [size for size in args.sizes if size <= 1_000_000] or [min(args.sizes)]
+        table = [
+            row
+            for size in (min(sizes), max(sizes))
+            for row in bench_correlation_torch(size, args.epochs, args.batch_size)
+        ]
+        sections.append(
+            ("correlation against a bare HistGradientBoosting, with and without torch", table)
+        )
     if "csv" in args.sections:
         sections += bench_csv_growth(args.sizes)
     if "collection" in args.sections:
@@ -344,18 +364,25 @@ def main() -> int:
         sections.append((title, table))
     for title, table in sections:
         print(f"\n{title}\n{tabulate(table, headers='keys')}")
+    text = "".join(
+        f"**{title}**\n\n{tabulate(table, headers='keys', tablefmt='github')}\n\n"
+        for title, table in sections
+    )
     if args.markdown:
-        text = "".join(
-            f"#### {title}\n\n{tabulate(table, headers='keys', tablefmt='github')}\n\n"
-            for title, table in sections
-        )
         args.markdown.write_text(text)
+    if args.docs:
+        before, _, rest = args.docs.read_text().partition(DOCS_BEGIN)
+        _, found, after = rest.partition(DOCS_END)
+        if not found:
+            raise SystemExit(f"{args.docs}: no {DOCS_BEGIN} ... {DOCS_END} to replace")
+        args.docs.write_text(f"{before}{DOCS_BEGIN}\n\n{text}{DOCS_END}{after}")
     return 0
 
 
 def bench_types(args: argparse.Namespace) -> list[tuple[str, list[dict[str, object]]]]:
     rows = []
-    for size in args.sizes:
+    sizes = [size for size in args.sizes if size <= 1_000_000] or [min(args.sizes)]
+    for size in sizes:
         rows.append(bench_floor(size))
         for model_type in args.types:
             epochs = args.epochs
@@ -363,7 +390,7 @@ def bench_types(args: argparse.Namespace) -> list[tuple[str, list[dict[str, obje
                 epochs = args.transformer_epochs_at_1m
             rows.append(bench_type(model_type, size, epochs, args.batch_size))
             print(tabulate([rows[-1]], headers="keys"), flush=True)
-    largest = max(args.sizes)
+    largest = max(sizes)
     return [
         ("Pipeline per model type (wall time and peak memory of the whole process)", rows),
         (f"Against the floor and the old script at {largest} rows", ratios(rows, largest)),
