@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import DTypeLike
 from pydantic import Field, model_validator
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from nethical_runner.models.base import (
     Model,
@@ -48,6 +48,7 @@ from nethical_runner.models.capabilities import EpochCallback, ReadsText, Trains
 from nethical_runner.models.optim import Adam
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_CONTROLLER: ThreadpoolController | None = None
 _N_TOKEN_IDS = 257
 _MAX_TOKEN_ID = _N_TOKEN_IDS - 1
 _EMBEDDINGS = ("value_w", "position", "token_embedding")
@@ -62,6 +63,8 @@ _GELU_A = 0.044715
 # Rows per prediction chunk: a chunk's activations should stay in cache, and larger chunks were
 # several times slower per row.
 _MAX_PREDICT_ROWS = 512
+# Training rows whose logits the Platt scaling is fitted to, at most.
+_PLATT_ROWS = 1 << 16
 # Elements of cached activations allowed per prediction chunk (about 64 MB in float64): long token
 # sequences get smaller chunks because attention grows with the square of the sequence length.
 _PREDICT_BUDGET = 1 << 23
@@ -180,6 +183,7 @@ class SimpleTransformerModel(Model, ReadsText, TrainsInEpochs):
         gradient = np.zeros_like(self._theta)
         views = self._views(gradient)
         steps = epochs * -(-X.shape[0] // batch_size)
+        step_labels = labels.astype(self.dtype)
         with _one_blas_thread():
             for epoch in range(1, epochs + 1):
                 order = rng.permutation(X.shape[0])
@@ -187,14 +191,23 @@ class SimpleTransformerModel(Model, ReadsText, TrainsInEpochs):
                     rows = order[start : start + batch_size]
                     optimiser.learning_rate = self._learning_rate(optimiser.steps, steps)
                     logits, cache = self._forward(z[rows], ids[rows])
-                    dlogits = ((sigmoid(logits) - labels[rows]) / rows.size).astype(self.dtype)
+                    # The logistic function as a tanh: overflow-free without the masks of
+                    # base.sigmoid, and in dtype.
+                    dlogits = np.tanh(0.5 * logits)
+                    dlogits *= 0.5 / rows.size
+                    dlogits += (0.5 - step_labels[rows]) / rows.size
                     for name, value in self._backward(cache, dlogits).items():
                         views[name][...] = value
                     optimiser.step(self._theta, gradient)
                 if on_epoch is not None:
                     on_epoch(epoch, epochs)
-            logits = self._logits(z, ids).astype(np.float64)
-        self._platt = fit_platt(logits, labels)
+            # Platt's two parameters are settled long before a million rows: a seeded sample
+            # saves a forward pass over every training row (a third of a one-epoch fit).
+            platt_rows: slice | np.ndarray = slice(None)
+            if X.shape[0] > _PLATT_ROWS:
+                platt_rows = np.sort(rng.choice(X.shape[0], _PLATT_ROWS, replace=False))
+            logits = self._logits(z[platt_rows], ids[platt_rows]).astype(np.float64)
+        self._platt = fit_platt(logits, labels[platt_rows])
         return self
 
     def _learning_rate(self, step: int, steps: int) -> float:
@@ -419,7 +432,7 @@ class SimpleTransformerModel(Model, ReadsText, TrainsInEpochs):
         normed3 = normed.reshape(batch, tokens, d)
         if pool_weights is None:
             pooled_normed = np.matmul(self._unit(tokens, 1.0 / tokens), normed3)
-            weight_sum: np.ndarray | float = 1.0
+            weight_sum = self._unit(batch, 1.0)
         else:
             pooled_normed = np.matmul(pool_weights[:, None, :], normed3)[:, 0]
             weight_sum = pool_weights @ self._unit(tokens, 1.0)
@@ -471,10 +484,9 @@ class SimpleTransformerModel(Model, ReadsText, TrainsInEpochs):
         }
         dpooled = np.multiply.outer(dlogits, p["head_w"])
         grads["final_ln_gain"] = p["head_w"] * (dlogits @ cache["pooled_normed"])
-        grads["final_ln_bias"] = p["head_w"] * (
-            dlogits @ np.broadcast_to(cache["weight_sum"], dlogits.shape)
-        )
+        grads["final_ln_bias"] = p["head_w"] * (dlogits @ cache["weight_sum"])
         dpooled_normed = dpooled * p["final_ln_gain"]
+        dpooled_normed -= (dpooled_normed @ self._unit(d, 1.0 / d))[:, None]
         pool_weights = cache["pool_weights"]
         dnormed = np.empty((batch, tokens, d), self.dtype)
         if pool_weights is None:
@@ -525,7 +537,9 @@ class SimpleTransformerModel(Model, ReadsText, TrainsInEpochs):
         scores -= _last_axis_max(scores)
         probs = np.exp(scores, out=scores)
         probs /= _last_axis_sum(probs, self._unit(tokens, 1.0))
-        context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch * tokens, d)
+        context = np.empty((batch, tokens, heads, width), self.dtype)
+        np.matmul(probs, v, out=context.transpose(0, 2, 1, 3))
+        context = context.reshape(batch * tokens, d)
         h = _linear_residual(context, p[prefix + "attn_out_w"], p[prefix + "attn_out_b"], h)
         normed2, inv2 = _normalise(h)
         u = _affine_linear(
@@ -617,10 +631,14 @@ class SimpleTransformerModel(Model, ReadsText, TrainsInEpochs):
         return scale
 
 
-def _one_blas_thread() -> threadpool_limits:
+def _one_blas_thread() -> Any:
     """BLAS limited to one thread: each product here takes tens of microseconds, less than
-    waking a second thread costs, and on busy cores the waits made steps several times slower."""
-    return threadpool_limits(1, user_api="blas")
+    waking a second thread costs, and on busy cores the waits made steps several times slower.
+    The controller is built once, as finding the loaded BLAS libraries takes milliseconds."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _heads(
@@ -662,13 +680,16 @@ def _normalise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centred, inv_std
 
 
-def _normalise_backward(dnormed: np.ndarray, ln: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Gradient w.r.t. the input of ``_normalise`` (the standard layer-norm backward pass)."""
+def _normalise_backward(
+    dnormed_centred: np.ndarray, ln: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Gradient w.r.t. the input of ``_normalise``, given the gradient w.r.t. its output with
+    each row's mean already subtracted (the callers get it so for free, see
+    ``_affine_linear_backward``): ``inv_std * (g - normed * mean(g * normed))``."""
     normed, inv_std = ln
-    mean_d = np.full(normed.shape[-1], 1.0 / normed.shape[-1], normed.dtype)
-    dx = normed * (np.einsum("ij,ij->i", dnormed, normed) * mean_d[0])[:, None]
-    np.subtract(dnormed, dx, out=dx)
-    dx -= (dnormed @ mean_d)[:, None]
+    projection = np.einsum("ij,ij->i", dnormed_centred, normed) * (1.0 / normed.shape[-1])
+    dx = normed * projection[:, None]
+    np.subtract(dnormed_centred, dx, out=dx)
     dx *= inv_std[:, None]
     return dx
 
@@ -705,7 +726,9 @@ def _affine_linear_backward(
     names: tuple[str, str, str, str],
     sum_rows: np.ndarray,
 ) -> np.ndarray:
-    """Gradients of ``_affine_linear``'s four parameters into ``grads``; returns d normed.
+    """Gradients of ``_affine_linear``'s four parameters into ``grads``; returns d normed with
+    each row's mean subtracted, which ``_normalise_backward`` needs: centring the small folded
+    weight matrix's columns does that instead of a pass over every row.
 
     With ``G = normed.T @ dout`` and ``S`` the column sums of ``dout``, every parameter gradient
     is a product of small matrices: d weight = s (gain G + bias S), d gain = rowsum(weight s G),
@@ -720,7 +743,9 @@ def _affine_linear_backward(
     grads[weight_bias_name] = col_sum if scale is None else col_sum * scale
     grads[gain_name] = np.einsum("ij,ij->i", scaled_w, gram)
     grads[bias_name] = scaled_w @ col_sum
-    return dout @ (gain[:, None] * scaled_w).T
+    folded_w = gain[:, None] * scaled_w
+    folded_w -= folded_w.mean(axis=0)
+    return dout @ folded_w.T
 
 
 def _linear_residual(

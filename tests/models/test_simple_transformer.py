@@ -231,6 +231,23 @@ def test_a_float64_state_from_before_float32_training_still_loads() -> None:
     np.testing.assert_allclose(restored.predict_proba(X), old.predict_proba(X), atol=1e-5)
 
 
+def test_platt_scaling_from_a_sample_of_rows_matches_all_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above _PLATT_ROWS training rows the calibration is fitted to a seeded sample of them."""
+    X, y = xor_data(seed=3, n=3000)
+    full = SimpleTransformerModel().fit(X, y, epochs=2, batch_size=64, seed=0)
+    monkeypatch.setattr(simple_transformer, "_PLATT_ROWS", 1000)
+    sampled = SimpleTransformerModel().fit(X, y, epochs=2, batch_size=64, seed=0)
+    again = SimpleTransformerModel().fit(X, y, epochs=2, batch_size=64, seed=0)
+    # The same weights, as the sample is drawn after the last step; another Platt fit.
+    np.testing.assert_array_equal(sampled.get_state()["head_w"], full.get_state()["head_w"])
+    assert not np.array_equal(sampled.get_state()["platt"], full.get_state()["platt"])
+    gap = np.abs(sampled.predict_proba(X)[:, 1] - full.predict_proba(X)[:, 1])
+    assert gap.mean() < 0.02
+    np.testing.assert_array_equal(sampled.predict_proba(X), again.predict_proba(X))
+
+
 def test_chunked_prediction_matches_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     X, _ = small_problem()
     model = fitted(seed=4)
