@@ -128,31 +128,6 @@ class BinnedConfidences:
         with np.errstate(invalid="ignore", divide="ignore"):
             return (full.sum() - full[b] + without) / (self.size - 1.0)
 
-    @cached_property
-    def one_hot(self) -> NDArray[np.float64]:
-        """Row i, column b: 1.0 when row i is in bin b."""
-        indicator = np.zeros((self.size, self.n_bins))
-        indicator[np.arange(self.size), self.index] = 1.0
-        return indicator
-
-    def sum_columns(self) -> NDArray[np.float64]:
-        """Each row's hit, confidence and variance spread over the bins,
-        ``[hits | confidences | variances]``: ``weights @ sum_columns()`` is every bin's sums
-        under ``weights``.
-
-        Exposed so that callers can join these columns to their own in one matrix product;
-        the product's rounding depends on the matrix layout, and one layout keeps resampled
-        values bit-identical from run to run and release to release.
-        """
-        one_hot = self.one_hot
-        return np.hstack(
-            [
-                one_hot * self.hit[:, None],
-                one_hot * self.confidence[:, None],
-                one_hot * self.variance[:, None],
-            ]
-        )
-
     def weighted_totals(self, weights: NDArray[np.float64]) -> CalibrationBins:
         """Bin tables of resamples: row r of ``weights`` says how often each row was drawn in
         resample r. Each bin's rows are gathered and summed with one matrix product, so no
@@ -173,19 +148,6 @@ class BinnedConfidences:
         ends = np.cumsum(np.bincount(self.index, minlength=self.n_bins))
         columns = np.column_stack([self.hit, self.confidence, self.variance])
         return [(rows, columns[rows]) for rows in np.split(order, ends[:-1])]
-
-    def resampled_totals(
-        self, weights: NDArray[np.float64], column_sums: NDArray[np.float64]
-    ) -> CalibrationBins:
-        """Bin tables of resamples: row r of ``weights`` says how often each row was drawn in
-        resample r, and ``column_sums`` is ``weights @ sum_columns()``."""
-        bins = self.n_bins
-        return CalibrationBins(
-            weights @ self.one_hot,
-            column_sums[..., bins : 2 * bins],
-            column_sums[..., :bins],
-            column_sums[..., 2 * bins : 3 * bins],
-        )
 
 
 def bin_confidences(

@@ -387,6 +387,9 @@ def standardizer(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, scale
 
 
+_PLATT_TOLERANCE = 1e-14  # of the mean log loss: a smaller decrease is rounding error
+
+
 def fit_platt(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Slope and intercept of ``sigmoid(a * logit + b)`` fitted to the labels by Newton's method.
 
@@ -409,6 +412,8 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
         gradient = design.T @ (prob - target) / labels.size
         hessian = (design.T * (prob * (1.0 - prob))) @ design / labels.size + 1e-9 * np.eye(2)
         step = np.linalg.solve(hessian, gradient)
+        if 0.5 * float(gradient @ step) < _PLATT_TOLERANCE:  # the decrease a step promises
+            break
         # Far from the optimum a Newton step can overshoot: halve it until the loss decreases.
         # When no fraction of it does, the optimum has been reached to rounding error.
         for _ in range(30):

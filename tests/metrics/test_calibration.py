@@ -46,7 +46,7 @@ def test_a_resampled_table_is_the_table_of_the_resampled_rows(confidence: str) -
     y, p = sample()
     binned = bin_confidences(y, p, 10, confidence)  # type: ignore[arg-type]
     counts = draw_counts(np.random.default_rng(1).integers(0, y.size, size=(6, y.size)), y.size)
-    resampled = binned.resampled_totals(counts, counts @ binned.sum_columns())
+    resampled = binned.weighted_totals(counts)
     for row in range(6):
         rows = np.repeat(np.arange(y.size), counts[row].astype(np.int64))
         table = bin_confidences(y[rows], p[rows], 10, confidence).totals()  # type: ignore[arg-type]

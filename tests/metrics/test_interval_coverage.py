@@ -139,7 +139,7 @@ def test_the_former_percentile_interval_of_the_plain_ece_misses_a_calibrated_pop
         y = (rng.random(200) < q).astype(np.int64)
         binned = bin_confidences(y, p)
         counts = draw_counts(rng.integers(0, 200, size=(RESAMPLES, 200)), 200)
-        draws = binned.resampled_totals(counts, counts @ binned.sum_columns()).ece()
+        draws = binned.weighted_totals(counts).ece()
         low, _ = percentile_interval(draws, 0.95)
         covered.append(low <= population(CALIBRATED)["ece"])
     print(
